@@ -1,0 +1,50 @@
+# libdnstap: build, install, and the checks that need the installed files.
+#
+#   make                      build the release libraries
+#   make install PREFIX=/usr/local DESTDIR=
+#   make header               regenerate include/dnstap.h (pinned cbindgen)
+#   make test                 everything: see ci/test
+
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DESTDIR    ?=
+CARGO      ?= cargo
+CBINDGEN   ?= cbindgen
+
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+SONAME  := libdnstap.so.1
+RELEASE := target/release
+
+.PHONY: all build install uninstall header test clean
+
+all: build
+
+build:
+	$(CARGO) build --release --lib
+
+$(RELEASE)/libdnstap.pc: libdnstap.pc.in Cargo.toml
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+install: build $(RELEASE)/libdnstap.pc
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -m 644 $(RELEASE)/libdnstap.a $(DESTDIR)$(LIBDIR)/libdnstap.a
+	install -m 755 $(RELEASE)/libdnstap.so $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libdnstap.so
+	install -m 644 include/dnstap.h $(DESTDIR)$(INCLUDEDIR)/dnstap.h
+	install -m 644 $(RELEASE)/libdnstap.pc $(DESTDIR)$(LIBDIR)/pkgconfig/libdnstap.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libdnstap.a $(DESTDIR)$(LIBDIR)/$(SONAME) \
+	      $(DESTDIR)$(LIBDIR)/libdnstap.so $(DESTDIR)$(INCLUDEDIR)/dnstap.h \
+	      $(DESTDIR)$(LIBDIR)/pkgconfig/libdnstap.pc
+
+header:
+	$(CBINDGEN) --config cbindgen.toml --output include/dnstap.h
+
+test:
+	ci/test
+
+clean:
+	$(CARGO) clean

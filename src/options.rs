@@ -1,0 +1,196 @@
+//! Settings of one logger.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::record::MAX_IDENTITY;
+use crate::sink::SinkSpec;
+
+/// Severity of a log line, with syslog's numbers (what servers map to).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+pub enum LogLevel {
+    DNSTAP_LOG_ERROR = 3,
+    DNSTAP_LOG_WARNING = 4,
+    DNSTAP_LOG_INFO = 6,
+}
+
+/// Receives the library's log lines (from the writer thread, and from
+/// `init` and `fini` on the caller's thread).
+pub type LogFn = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
+
+pub const DEFAULT_QUEUE_CAPACITY: u32 = 32 * 1024;
+pub const MAX_QUEUE_CAPACITY: u32 = 1 << 24;
+pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_millis(1000);
+pub const DEFAULT_RECONNECT_MAX: Duration = Duration::from_millis(1000);
+/// Upper bound of the timer settings: ten minutes, like libfstrm's.
+pub const MAX_INTERVAL_MS: u32 = 600_000;
+/// First reconnect delay; doubles up to `reconnect_max`.
+pub const RECONNECT_MIN: Duration = Duration::from_millis(10);
+
+#[derive(Clone)]
+pub struct Options {
+    pub(crate) sink: Option<SinkSpec>,
+    pub(crate) identity: Vec<u8>,
+    pub(crate) version: Vec<u8>,
+    pub(crate) queue_capacity: u32,
+    pub(crate) flush_interval: Duration,
+    pub(crate) reconnect_max: Duration,
+    pub(crate) sample_rate: u32,
+    pub(crate) bidirectional: bool,
+    pub(crate) log: Option<LogFn>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            sink: None,
+            identity: Vec::new(),
+            version: Vec::new(),
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            flush_interval: DEFAULT_FLUSH_INTERVAL,
+            reconnect_max: DEFAULT_RECONNECT_MAX,
+            sample_rate: 1,
+            bidirectional: true,
+            log: None,
+        }
+    }
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field("sink", &self.sink)
+            .field("identity", &String::from_utf8_lossy(&self.identity))
+            .field("version", &String::from_utf8_lossy(&self.version))
+            .field("queue_capacity", &self.queue_capacity)
+            .field("flush_interval", &self.flush_interval)
+            .field("reconnect_max", &self.reconnect_max)
+            .field("sample_rate", &self.sample_rate)
+            .field("bidirectional", &self.bidirectional)
+            .finish_non_exhaustive()
+    }
+}
+
+fn interval(name: &str, ms: u32, min: u32) -> Result<Duration, Error> {
+    if !(min..=MAX_INTERVAL_MS).contains(&ms) {
+        return Err(Error::invalid(format!(
+            "{name} {ms} ms is not in {min}..{MAX_INTERVAL_MS}"
+        )));
+    }
+    Ok(Duration::from_millis(ms.into()))
+}
+
+fn identity_string(name: &str, value: &[u8]) -> Result<Vec<u8>, Error> {
+    if value.len() > MAX_IDENTITY {
+        return Err(Error::invalid(format!(
+            "{name} is {} bytes; at most {MAX_IDENTITY}",
+            value.len()
+        )));
+    }
+    Ok(value.to_vec())
+}
+
+impl Options {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Where to write: see [`SinkSpec`].
+    pub fn set_sink(&mut self, spec: &str) -> Result<(), Error> {
+        self.sink = Some(spec.parse()?);
+        Ok(())
+    }
+
+    /// `Dnstap.identity` of every record; empty = not sent.
+    pub fn set_identity(&mut self, identity: &[u8]) -> Result<(), Error> {
+        self.identity = identity_string("identity", identity)?;
+        Ok(())
+    }
+
+    /// `Dnstap.version` of every record; empty = not sent.
+    pub fn set_version(&mut self, version: &[u8]) -> Result<(), Error> {
+        self.version = identity_string("version", version)?;
+        Ok(())
+    }
+
+    /// Messages the queue holds before it drops.
+    pub fn set_queue_capacity(&mut self, messages: u32) -> Result<(), Error> {
+        if !(1..=MAX_QUEUE_CAPACITY).contains(&messages) {
+            return Err(Error::invalid(format!(
+                "queue capacity {messages} is not in 1..{MAX_QUEUE_CAPACITY}"
+            )));
+        }
+        self.queue_capacity = messages;
+        Ok(())
+    }
+
+    /// Longest time a queued message waits before it is written.
+    pub fn set_flush_interval_ms(&mut self, ms: u32) -> Result<(), Error> {
+        self.flush_interval = interval("flush interval", ms, 1)?;
+        Ok(())
+    }
+
+    /// Cap of the reconnect backoff (which starts at 10 ms and doubles).
+    pub fn set_reconnect_max_ms(&mut self, ms: u32) -> Result<(), Error> {
+        self.reconnect_max = interval("reconnect maximum", ms, RECONNECT_MIN.as_millis() as u32)?;
+        Ok(())
+    }
+
+    /// Log 1 message in `n`; 0 and 1 log every message (Unbound's meaning of 0).
+    pub fn set_sample_rate(&mut self, n: u32) -> Result<(), Error> {
+        self.sample_rate = n.max(1);
+        Ok(())
+    }
+
+    /// Socket sinks: READY/ACCEPT/FINISH handshake (default) or START only.
+    pub fn set_bidirectional(&mut self, bidirectional: bool) {
+        self.bidirectional = bidirectional;
+    }
+
+    /// Where log lines go; the default writes them to stderr.
+    pub fn set_log(&mut self, log: LogFn) {
+        self.log = Some(log);
+    }
+}
+
+/// Writes one log line to the configured callback or to stderr.
+pub(crate) fn emit(log: &Option<LogFn>, level: LogLevel, message: &str) {
+    match log {
+        Some(callback) => callback(level, message),
+        None => eprintln!("libdnstap: {message}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setters_reject_out_of_range_values_and_keep_the_old_one() {
+        let mut options = Options::new();
+        assert!(options.set_queue_capacity(0).is_err());
+        assert!(options.set_queue_capacity(MAX_QUEUE_CAPACITY + 1).is_err());
+        assert!(options.set_flush_interval_ms(0).is_err());
+        assert!(options.set_reconnect_max_ms(9).is_err());
+        assert!(options.set_reconnect_max_ms(MAX_INTERVAL_MS + 1).is_err());
+        assert!(options.set_identity(&[b'x'; MAX_IDENTITY + 1]).is_err());
+        assert!(options.set_sink("tcp:nowhere@1").is_err());
+        assert_eq!(options.queue_capacity, DEFAULT_QUEUE_CAPACITY);
+        assert_eq!(options.flush_interval, DEFAULT_FLUSH_INTERVAL);
+        assert_eq!(options.reconnect_max, DEFAULT_RECONNECT_MAX);
+        assert!(options.identity.is_empty() && options.sink.is_none());
+    }
+
+    #[test]
+    fn sample_rate_zero_means_every_message() {
+        let mut options = Options::new();
+        options.set_sample_rate(0).unwrap();
+        assert_eq!(options.sample_rate, 1);
+        options.set_sample_rate(100).unwrap();
+        assert_eq!(options.sample_rate, 100);
+    }
+}

@@ -1,0 +1,103 @@
+//! Frames encoded and waiting for one large write.
+
+use crate::record::{Encoder, Record};
+
+/// Encoded data frames, and where each ends, so that a short write can be
+/// split into frames written and frames lost.
+#[derive(Default)]
+pub struct Batch {
+    bytes: Vec<u8>,
+    frame_ends: Vec<usize>,
+    encoder: Encoder,
+}
+
+impl Batch {
+    pub fn push(&mut self, record: &Record, identity: &[u8], version: &[u8]) {
+        self.encoder
+            .encode_frame(&record.fields(), identity, version, &mut self.bytes);
+        self.frame_ends.push(self.bytes.len());
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn len_bytes(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn frames(&self) -> usize {
+        self.frame_ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frame_ends.is_empty()
+    }
+
+    /// Splits the outcome of writing the first `written` bytes: the number of
+    /// whole frames written and their bytes; the rest of the batch is lost.
+    pub fn settle(&mut self, written: usize) -> Settled {
+        let complete = self.frame_ends.partition_point(|&end| end <= written);
+        let settled = Settled {
+            written_frames: complete as u64,
+            written_bytes: if complete == 0 {
+                0
+            } else {
+                self.frame_ends[complete - 1] as u64
+            },
+            lost_frames: (self.frame_ends.len() - complete) as u64,
+        };
+        self.bytes.clear();
+        self.frame_ends.clear();
+        settled
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settled {
+    pub written_frames: u64,
+    pub written_bytes: u64,
+    pub lost_frames: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::MessageFields;
+
+    fn batch_of(n: usize) -> Batch {
+        let record = Record::copy(&MessageFields {
+            message_type: 5,
+            query_message: b"abc",
+            ..Default::default()
+        })
+        .unwrap();
+        let mut batch = Batch::default();
+        for _ in 0..n {
+            batch.push(&record, b"id", b"");
+        }
+        batch
+    }
+
+    #[test]
+    fn settle_counts_whole_frames_only() {
+        let mut batch = batch_of(3);
+        let frame = batch.len_bytes() / 3;
+        assert_eq!(batch.frames(), 3);
+        let settled = batch.settle(2 * frame + 1);
+        assert_eq!(
+            settled,
+            Settled {
+                written_frames: 2,
+                written_bytes: 2 * frame as u64,
+                lost_frames: 1
+            }
+        );
+        assert!(batch.is_empty() && batch.bytes().is_empty());
+        let mut batch = batch_of(2);
+        assert_eq!(batch.settle(0).lost_frames, 2);
+        let mut batch = batch_of(2);
+        let all = batch.len_bytes();
+        assert_eq!(batch.settle(all).written_frames, 2);
+    }
+}

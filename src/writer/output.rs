@@ -1,0 +1,436 @@
+//! The writer's end of the sink: a Frame Streams file or a collector socket.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Seek, SeekFrom, Write};
+use std::net::SocketAddr;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::Context;
+use super::socket::Connection;
+use crate::error::Error;
+use crate::framestream::{ControlType, DNSTAP_CONTENT_TYPE, control_frame};
+use crate::options::{LogLevel, RECONNECT_MIN};
+use crate::sink::SinkSpec;
+
+/// Time a collector has to accept a connection and answer READY.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(1);
+/// A collector that takes nothing for this long is given up on and
+/// reconnected (a stopped reader only stalls the writer, never the server).
+const STALL_LIMIT: Duration = Duration::from_secs(30);
+/// A collector that takes nothing for this long is reported.
+const STALL_WARNING: Duration = Duration::from_secs(2);
+/// A socket reopen (`dnstap_reopen`) waits this long for FINISH.
+const REOPEN_FINISH_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// What became of a write.
+pub struct Written {
+    pub bytes: usize,
+    pub error: Option<io::Error>,
+}
+
+pub enum Output {
+    File(FileOutput),
+    Socket(SocketOutput),
+}
+
+impl Output {
+    /// Prepares the sink; a file is opened here so that a bad path fails
+    /// `dnstap_init` rather than every write.
+    pub fn new(spec: &SinkSpec, bidirectional: bool) -> Result<Output, Error> {
+        Ok(match spec {
+            SinkSpec::File(path) => Output::File(FileOutput::open(path)?),
+            SinkSpec::Unix(_) | SinkSpec::Tcp(_) => Output::Socket(SocketOutput {
+                target: Target::from(spec),
+                bidirectional,
+                connection: None,
+                backoff: RECONNECT_MIN,
+                next_attempt: Instant::now(),
+                failures: 0,
+                ever_connected: false,
+            }),
+        })
+    }
+
+    /// Whether data can be written now; reconnects a socket when its
+    /// backoff has passed.
+    pub fn ready(&mut self, ctx: &Context<'_>) -> bool {
+        match self {
+            Output::File(file) => file.ready(ctx),
+            Output::Socket(socket) => socket.ready(ctx),
+        }
+    }
+
+    /// When a closed output will try again, so the writer can sleep until then.
+    pub fn next_attempt(&self) -> Option<Instant> {
+        match self {
+            Output::File(file) => file.file.is_none().then_some(file.next_attempt),
+            Output::Socket(socket) => socket.connection.is_none().then_some(socket.next_attempt),
+        }
+    }
+
+    pub fn write(&mut self, bytes: &[u8], ctx: &Context<'_>) -> Written {
+        match self {
+            Output::File(file) => file.write(bytes),
+            Output::Socket(socket) => socket.write(bytes, ctx),
+        }
+    }
+
+    /// `dnstap_reopen`: a rotated file is replaced by a new one; a socket
+    /// reconnects.
+    pub fn reopen(&mut self, ctx: &Context<'_>) {
+        match self {
+            Output::File(file) => file.reopen(ctx),
+            Output::Socket(socket) => {
+                socket.close(ctx, Instant::now() + REOPEN_FINISH_TIMEOUT);
+                socket.next_attempt = Instant::now();
+            }
+        }
+    }
+
+    /// Ends the stream: STOP, and on a bidirectional socket FINISH, waited
+    /// for until `deadline`.
+    pub fn close(&mut self, ctx: &Context<'_>, deadline: Instant) {
+        match self {
+            Output::File(file) => file.close(ctx),
+            Output::Socket(socket) => socket.close(ctx, deadline),
+        }
+    }
+}
+
+pub struct FileOutput {
+    path: PathBuf,
+    file: Option<File>,
+    /// Length of the file up to the last whole frame: a failed write is cut
+    /// back to it, so the file never holds a partial frame.
+    good_len: u64,
+    next_attempt: Instant,
+}
+
+fn create_stream_file(path: &Path) -> io::Result<File> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
+    file.write_all(&control_frame(ControlType::Start, &[DNSTAP_CONTENT_TYPE]))?;
+    Ok(file)
+}
+
+impl FileOutput {
+    fn open(path: &Path) -> Result<FileOutput, Error> {
+        let file = create_stream_file(path).map_err(|err| {
+            Error::Io(format!("cannot open dnstap file {}: {err}", path.display()))
+        })?;
+        Ok(FileOutput {
+            path: path.to_path_buf(),
+            good_len: file.metadata().map(|m| m.len()).unwrap_or(0),
+            file: Some(file),
+            next_attempt: Instant::now(),
+        })
+    }
+
+    fn ready(&mut self, ctx: &Context<'_>) -> bool {
+        if self.file.is_none() && Instant::now() >= self.next_attempt {
+            self.open_again(ctx);
+        }
+        self.file.is_some()
+    }
+
+    fn open_again(&mut self, ctx: &Context<'_>) {
+        match create_stream_file(&self.path) {
+            Ok(file) => {
+                self.good_len = file.metadata().map(|m| m.len()).unwrap_or(0);
+                self.file = Some(file);
+                ctx.counters().add_reconnect();
+                ctx.log(
+                    LogLevel::DNSTAP_LOG_INFO,
+                    &format!("opened dnstap file {}", self.path.display()),
+                );
+            }
+            Err(err) => {
+                self.next_attempt = Instant::now() + ctx.config.reconnect_max;
+                ctx.log_throttled(&format!(
+                    "cannot open dnstap file {}: {err}",
+                    self.path.display()
+                ));
+            }
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Written {
+        let Some(file) = self.file.as_mut() else {
+            return Written {
+                bytes: 0,
+                error: Some(io::Error::other("file is not open")),
+            };
+        };
+        match file.write_all(bytes) {
+            Ok(()) => {
+                self.good_len += bytes.len() as u64;
+                Written {
+                    bytes: bytes.len(),
+                    error: None,
+                }
+            }
+            Err(err) => {
+                // Cut a partial frame off; the next batch retries (a full
+                // disk that gains space resumes by itself).
+                let cut = file
+                    .set_len(self.good_len)
+                    .and_then(|()| file.seek(SeekFrom::Start(self.good_len)));
+                if cut.is_err() {
+                    self.file = None;
+                }
+                Written {
+                    bytes: 0,
+                    error: Some(err),
+                }
+            }
+        }
+    }
+
+    /// Replaces the file if it was renamed or removed (logrotate); keeps
+    /// writing if the path still names the open file.
+    fn reopen(&mut self, ctx: &Context<'_>) {
+        if let Some(file) = &self.file {
+            let same = match (file.metadata(), std::fs::metadata(&self.path)) {
+                (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+                _ => false,
+            };
+            if same {
+                ctx.log(
+                    LogLevel::DNSTAP_LOG_INFO,
+                    &format!(
+                        "reopen: {} was not rotated; still writing to it",
+                        self.path.display()
+                    ),
+                );
+                return;
+            }
+        }
+        self.close(ctx);
+        self.open_again(ctx);
+    }
+
+    fn close(&mut self, ctx: &Context<'_>) {
+        if let Some(mut file) = self.file.take() {
+            if let Err(err) = file.write_all(&control_frame(ControlType::Stop, &[])) {
+                ctx.log(
+                    LogLevel::DNSTAP_LOG_ERROR,
+                    &format!("cannot finish dnstap file {}: {err}", self.path.display()),
+                );
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Target {
+    Unix(PathBuf),
+    Tcp(SocketAddr),
+}
+
+impl From<&SinkSpec> for Target {
+    fn from(spec: &SinkSpec) -> Target {
+        match spec {
+            SinkSpec::Unix(path) => Target::Unix(path.clone()),
+            SinkSpec::Tcp(address) => Target::Tcp(*address),
+            SinkSpec::File(_) => unreachable!("files are not socket targets"),
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Unix(path) => write!(f, "unix:{}", path.display()),
+            Target::Tcp(address) => write!(f, "tcp:{}@{}", address.ip(), address.port()),
+        }
+    }
+}
+
+pub struct SocketOutput {
+    target: Target,
+    bidirectional: bool,
+    connection: Option<Connection>,
+    backoff: Duration,
+    next_attempt: Instant,
+    failures: u64,
+    ever_connected: bool,
+}
+
+impl SocketOutput {
+    fn ready(&mut self, ctx: &Context<'_>) -> bool {
+        if let Some(connection) = self.connection.as_mut() {
+            if let Err(err) = connection.check_alive() {
+                self.connection = None;
+                self.next_attempt = Instant::now() + RECONNECT_MIN;
+                ctx.log(
+                    LogLevel::DNSTAP_LOG_WARNING,
+                    &format!("{}: {err}; reconnecting", self.target),
+                );
+            }
+        }
+        if self.connection.is_none() && Instant::now() >= self.next_attempt {
+            self.connect(ctx);
+        }
+        self.connection.is_some()
+    }
+
+    fn connect(&mut self, ctx: &Context<'_>) {
+        let deadline = ctx.clamp(Instant::now() + HANDSHAKE_TIMEOUT);
+        match self.open(deadline) {
+            Ok(connection) => {
+                self.connection = Some(connection);
+                if self.ever_connected {
+                    ctx.counters().add_reconnect();
+                }
+                let after = match self.failures {
+                    0 => String::new(),
+                    n => format!(" after {n} failed attempts"),
+                };
+                ctx.log(
+                    LogLevel::DNSTAP_LOG_INFO,
+                    &format!("connected to collector {}{after}", self.target),
+                );
+                self.ever_connected = true;
+                self.failures = 0;
+                self.backoff = RECONNECT_MIN;
+            }
+            Err(err) => {
+                self.failures += 1;
+                self.next_attempt = Instant::now() + self.backoff;
+                ctx.log_throttled(&format!(
+                    "cannot connect to collector {}: {err}; retrying with backoff up to {} ms",
+                    self.target,
+                    ctx.config.reconnect_max.as_millis()
+                ));
+                self.backoff = (self.backoff * 2).min(ctx.config.reconnect_max);
+            }
+        }
+    }
+
+    fn open(&self, deadline: Instant) -> io::Result<Connection> {
+        let mut connection = match &self.target {
+            Target::Unix(path) => Connection::connect_unix(path, deadline)?,
+            Target::Tcp(address) => Connection::connect_tcp(*address, deadline)?,
+        };
+        if self.bidirectional {
+            connection.send_all(
+                &control_frame(ControlType::Ready, &[DNSTAP_CONTENT_TYPE]),
+                deadline,
+            )?;
+            let answer = connection.read_control(deadline)?;
+            if answer.kind != ControlType::Accept {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "collector answered READY with {:?} instead of ACCEPT",
+                        answer.kind
+                    ),
+                ));
+            }
+            if !answer.matches(DNSTAP_CONTENT_TYPE) {
+                let offered: Vec<String> = answer
+                    .content_types
+                    .iter()
+                    .map(|t| String::from_utf8_lossy(t).into_owned())
+                    .collect();
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "collector does not accept protobuf:dnstap.Dnstap (it accepts {offered:?})"
+                    ),
+                ));
+            }
+        }
+        connection.send_all(
+            &control_frame(ControlType::Start, &[DNSTAP_CONTENT_TYPE]),
+            deadline,
+        )?;
+        Ok(connection)
+    }
+
+    fn write(&mut self, bytes: &[u8], ctx: &Context<'_>) -> Written {
+        let Some(connection) = self.connection.as_mut() else {
+            return Written {
+                bytes: 0,
+                error: Some(io::Error::other("not connected")),
+            };
+        };
+        let mut progress = (0, Instant::now());
+        let mut warned = false;
+        let target = &self.target;
+        let mut deadline = |sent: usize| {
+            let now = Instant::now();
+            if sent > progress.0 {
+                progress = (sent, now);
+            }
+            if !warned && now >= progress.1 + STALL_WARNING {
+                warned = true;
+                ctx.log(
+                    LogLevel::DNSTAP_LOG_WARNING,
+                    &format!("collector {target} is not reading; new messages are dropped while it stalls"),
+                );
+            }
+            ctx.clamp(progress.1 + STALL_LIMIT)
+        };
+        let (sent, result) = connection.send_until(bytes, &mut deadline);
+        if warned && result.is_ok() {
+            ctx.log(
+                LogLevel::DNSTAP_LOG_INFO,
+                &format!("collector {} is reading again", self.target),
+            );
+        }
+        match result {
+            Ok(()) => Written {
+                bytes: sent,
+                error: None,
+            },
+            Err(err) => {
+                self.connection = None;
+                self.next_attempt = Instant::now() + RECONNECT_MIN;
+                Written {
+                    bytes: sent,
+                    error: Some(err),
+                }
+            }
+        }
+    }
+
+    fn close(&mut self, ctx: &Context<'_>, deadline: Instant) {
+        let Some(mut connection) = self.connection.take() else {
+            return;
+        };
+        let finished = connection
+            .send_all(&control_frame(ControlType::Stop, &[]), deadline)
+            .and_then(|()| {
+                if self.bidirectional {
+                    expect_finish(&mut connection, deadline)
+                } else {
+                    Ok(())
+                }
+            });
+        if let Err(err) = finished {
+            ctx.log(
+                LogLevel::DNSTAP_LOG_WARNING,
+                &format!(
+                    "collector {} did not finish the stream cleanly: {err}",
+                    self.target
+                ),
+            );
+        }
+    }
+}
+
+fn expect_finish(connection: &mut Connection, deadline: Instant) -> io::Result<()> {
+    match connection.read_control(deadline)?.kind {
+        ControlType::Finish => Ok(()),
+        other => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("collector answered STOP with {other:?} instead of FINISH"),
+        )),
+    }
+}
