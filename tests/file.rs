@@ -18,12 +18,6 @@ fn file_options(path: &std::path::Path, log: &LogLines) -> Options {
     options
 }
 
-fn log_sequence(logger: &Logger, range: std::ops::Range<u32>) {
-    for n in range {
-        assert_eq!(logger.log(&client_query(n)).unwrap(), LogOutcome::Queued);
-    }
-}
-
 #[test]
 fn file_holds_every_message_and_ends_with_stop() {
     let dir = temp_dir("file");

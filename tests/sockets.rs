@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use dnstap::framestream::{ControlType, DNSTAP_CONTENT_TYPE};
 use dnstap::proto;
-use dnstap::{LogOutcome, Logger, Options};
+use dnstap::{Logger, Options};
 use prost::Message as _;
 
 fn options(sink: &str, log: &LogLines) -> Options {
@@ -19,12 +19,6 @@ fn options(sink: &str, log: &LogLines) -> Options {
     options.set_flush_interval_ms(20).unwrap();
     log.attach(&mut options);
     options
-}
-
-fn log_sequence(logger: &Logger, range: std::ops::Range<u32>) {
-    for n in range {
-        assert_eq!(logger.log(&client_query(n)).unwrap(), LogOutcome::Queued);
-    }
 }
 
 fn conforming_session(collector: Collector, count: u32) {

@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{SigSet, SigmaskHow, pthread_sigmask};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 
 pub use batch::{Batch, Settled};
 pub(crate) use output::Output;
@@ -103,8 +103,19 @@ impl Context<'_> {
 }
 
 fn block_signals() {
-    // The host's signals belong to the host's threads.
-    let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&SigSet::all()), None);
+    // The host's signals belong to the host's threads. Faults stay
+    // deliverable, so a crash here still reports as one.
+    let mut set = SigSet::all();
+    for fault in [
+        Signal::SIGSEGV,
+        Signal::SIGBUS,
+        Signal::SIGFPE,
+        Signal::SIGILL,
+        Signal::SIGABRT,
+    ] {
+        set.remove(fault);
+    }
+    let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
 }
 
 /// Reports queue-full drops once per interval; never from the hot path.

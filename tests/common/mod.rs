@@ -16,7 +16,7 @@ use dnstap::framestream::{
     Control, ControlType, DNSTAP_CONTENT_TYPE, Frame, FrameReader, control_frame, parse_frame,
 };
 use dnstap::proto;
-use dnstap::{LogLevel, MessageFields, Options, Timestamp};
+use dnstap::{LogLevel, LogOutcome, Logger, MessageFields, Options, Timestamp};
 use prost::Message as _;
 
 /// How the collector answers a writer.
@@ -332,6 +332,13 @@ pub fn client_query(n: u32) -> MessageFields<'static> {
         }),
         query_message: QUERY,
         ..Default::default()
+    }
+}
+
+/// Logs client queries numbered `range`; each must be queued.
+pub fn log_sequence(logger: &Logger, range: std::ops::Range<u32>) {
+    for n in range {
+        assert_eq!(logger.log(&client_query(n)).unwrap(), LogOutcome::Queued);
     }
 }
 
