@@ -23,17 +23,16 @@ all: build
 build:
 	$(CARGO) build --release --lib
 
-$(RELEASE)/libdnstap.pc: libdnstap.pc.in Cargo.toml
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
-
-install: build $(RELEASE)/libdnstap.pc
+# The .pc names PREFIX, so it is written at every install, never cached.
+install: build
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	install -m 644 $(RELEASE)/libdnstap.a $(DESTDIR)$(LIBDIR)/libdnstap.a
 	install -m 755 $(RELEASE)/libdnstap.so $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libdnstap.so
 	install -m 644 include/dnstap.h $(DESTDIR)$(INCLUDEDIR)/dnstap.h
-	install -m 644 $(RELEASE)/libdnstap.pc $(DESTDIR)$(LIBDIR)/pkgconfig/libdnstap.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    libdnstap.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libdnstap.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libdnstap.a $(DESTDIR)$(LIBDIR)/$(SONAME) \
