@@ -353,7 +353,7 @@ extern "C" {
 
 /**
  * Creates an options object with the defaults: no sink (one must be set),
- * no identity or version, a queue of 32768 messages, flush every 1000 ms,
+ * no identity or version, a queue for 16384 messages, flush every 1000 ms,
  * reconnect backoff up to 1000 ms, every message logged, bidirectional
  * socket handshake, log lines to stderr.
  *
@@ -394,8 +394,11 @@ int dnstap_options_set_identity(struct dnstap_options *opts, const uint8_t *iden
 int dnstap_options_set_version(struct dnstap_options *opts, const uint8_t *version, size_t len);
 
 /**
- * Sets how many messages the queue holds (1..16777216; default 32768).
- * When it is full, `dnstap_log_message` drops and counts.
+ * Sizes the queue for `messages` typical messages (1..16777216; default
+ * 16384). The queue is a ring of `messages` × 256 bytes (at least 256 KiB,
+ * room for two records of the largest size); a record takes 104 bytes plus
+ * its DNS messages and other byte strings, so small records fit more and
+ * large ones fewer. When it is full, `dnstap_log_message` drops and counts.
  */
 int dnstap_options_set_queue_capacity(struct dnstap_options *opts, uint32_t messages);
 

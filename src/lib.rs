@@ -10,7 +10,7 @@
 //! - [`framestream`]: Frame Streams control and data frames, encoder and decoder.
 //! - [`sink`]: the sink spec (`file:`, `unix:`, `tcp:ADDR@PORT`).
 //! - [`record`]: what a log call copies, and how the writer encodes it.
-//! - [`queue`]: the bounded queue, its counters and sampling.
+//! - [`queue`]: the bounded queue (a lock-free ring of bytes), its counters and sampling.
 //! - [`writer`]: the writer thread and its transports.
 //! - [`logger`]: the Rust API that ties them together.
 //! - `ffi`: the C ABI, the only place that dereferences C pointers.
@@ -22,6 +22,7 @@ pub mod options;
 pub mod proto;
 pub mod queue;
 pub mod record;
+mod ring;
 pub mod sink;
 pub mod stats;
 pub mod writer;

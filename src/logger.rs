@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::error::Error;
 use crate::options::{LogFn, LogLevel, Options, emit};
 use crate::queue::Queue;
-use crate::record::{MessageFields, Record};
+use crate::record::{Message, MessageFields};
 use crate::stats::{Stats, WriterCounters};
 use crate::writer::{self, Output, WriterConfig};
 
@@ -89,17 +89,24 @@ impl Logger {
 
     /// Validates and copies `fields` and queues them; never blocks.
     pub fn log(&self, fields: &MessageFields<'_>) -> Result<LogOutcome, Error> {
-        fields.validate(self.envelope)?;
+        Ok(self.log_message(&fields.validate(self.envelope)?))
+    }
+
+    /// Queues a validated message; never blocks.
+    pub(crate) fn log_message(&self, message: &Message<'_>) -> LogOutcome {
         let queue = &self.shared.queue;
         if !queue.sample() {
-            return Ok(LogOutcome::SampledOut);
-        }
-        let record = Record::copy(fields)?;
-        Ok(if queue.offer(record) {
+            LogOutcome::SampledOut
+        } else if queue.offer(message) {
             LogOutcome::Queued
         } else {
             LogOutcome::Dropped
-        })
+        }
+    }
+
+    /// Bytes every record carries besides the message: identity and version.
+    pub(crate) fn envelope(&self) -> usize {
+        self.envelope
     }
 
     pub fn stats(&self) -> Stats {
@@ -144,10 +151,7 @@ impl Logger {
                     "the writer thread failed",
                 );
             }
-            let mut left = 0;
-            while self.shared.queue.pop().is_some() {
-                left += 1;
-            }
+            let left = self.shared.queue.discard();
             self.shared.counters.add_lost(left);
             let stats = self.stats();
             emit(

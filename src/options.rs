@@ -22,7 +22,7 @@ pub enum LogLevel {
 /// `init` and `fini` on the caller's thread).
 pub type LogFn = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
 
-pub const DEFAULT_QUEUE_CAPACITY: u32 = 32 * 1024;
+pub const DEFAULT_QUEUE_CAPACITY: u32 = 16 * 1024;
 pub const MAX_QUEUE_CAPACITY: u32 = 1 << 24;
 pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_millis(1000);
 pub const DEFAULT_RECONNECT_MAX: Duration = Duration::from_millis(1000);

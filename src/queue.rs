@@ -1,20 +1,27 @@
 //! The bounded queue between the server's threads and the writer.
 //!
 //! Producers never block and never make a system call on the common path:
-//! a push is a compare-and-swap on a preallocated ring (crossbeam's
-//! `ArrayQueue`), the counters are striped per thread so that workers do not
-//! share a cache line, and the writer is woken only when it sleeps and the
-//! queue has reached a threshold (otherwise its timer picks the messages up).
+//! a message is copied in place into a preallocated ring of bytes after
+//! one compare-and-swap ([`crate::ring`]; no allocation), the counters are
+//! striped per thread so that workers do not share a cache line, and the
+//! writer is woken only when it sleeps and the queue has reached a
+//! threshold (otherwise its timer picks the messages up).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread::{self, Thread};
 use std::time::Duration;
 
-use crossbeam_queue::ArrayQueue;
 use crossbeam_utils::CachePadded;
 
-use crate::record::Record;
+use crate::record::{MAX_FRAME_SIZE, Message, RecordHeader};
+use crate::ring::Ring;
+
+/// Ring bytes per message of `queue_capacity`: a record costs 104 bytes
+/// plus its DNS messages, so a typical query or response fits in this.
+pub const BYTES_PER_MESSAGE: usize = 256;
+/// Pending bytes at which a producer wakes a sleeping writer.
+const WAKE_BYTES_MAX: usize = 64 * 1024;
 
 const STRIPES: usize = 16;
 
@@ -44,26 +51,28 @@ pub struct ProducerTotals {
 }
 
 pub struct Queue {
-    ring: ArrayQueue<Record>,
+    ring: Ring<RecordHeader>,
     stripes: Box<[CachePadded<Stripe>]>,
     sample_rate: u64,
-    wake_threshold: usize,
+    wake_bytes: usize,
     writer_sleeping: AtomicBool,
     writer: OnceLock<Thread>,
 }
 
 impl Queue {
-    /// `capacity` ≥ 1 messages; keeps 1 message in `sample_rate` (≥ 1).
+    /// Room for `capacity` typical messages ([`BYTES_PER_MESSAGE`] each,
+    /// and always for the largest one); keeps 1 message in `sample_rate`.
     pub fn new(capacity: usize, sample_rate: u32) -> Queue {
+        let ring = Ring::new(capacity.saturating_mul(BYTES_PER_MESSAGE), MAX_FRAME_SIZE);
         Queue {
-            ring: ArrayQueue::new(capacity.max(1)),
+            // Large enough that a busy server wakes the writer once per
+            // batch, small enough that the queue never fills before it runs.
+            wake_bytes: (ring.capacity() / 8).min(WAKE_BYTES_MAX),
+            ring,
             stripes: (0..STRIPES)
                 .map(|_| CachePadded::new(Stripe::default()))
                 .collect(),
             sample_rate: sample_rate.max(1).into(),
-            // Large enough that a busy server wakes the writer once per
-            // batch, small enough that the queue never fills before it runs.
-            wake_threshold: (capacity / 8).clamp(1, 256),
             writer_sleeping: AtomicBool::new(false),
             writer: OnceLock::new(),
         }
@@ -83,16 +92,22 @@ impl Queue {
         keep
     }
 
-    /// Queues `record`, or drops it when the queue is full; counts either.
-    pub fn offer(&self, record: Record) -> bool {
+    /// Copies `message` into the queue, or drops it when the queue is full;
+    /// counts either.
+    pub fn offer(&self, message: &Message<'_>) -> bool {
         let stripe = &self.stripes[stripe_index()];
-        if self.ring.push(record).is_err() {
+        let accept = || {
+            stripe.accepted.fetch_add(1, Ordering::Relaxed);
+        };
+        let Some(used) = self.ring.push(&message.header, &message.strings, accept) else {
             stripe.dropped.fetch_add(1, Ordering::Relaxed);
             return false;
-        }
-        stripe.accepted.fetch_add(1, Ordering::Relaxed);
-        if self.writer_sleeping.load(Ordering::Relaxed)
-            && self.ring.len() >= self.wake_threshold
+        };
+        // `used` may be stale (too high); the exact figure costs a read of
+        // the writer's cache line, so it is taken only when the writer sleeps.
+        if used >= self.wake_bytes
+            && self.writer_sleeping.load(Ordering::Relaxed)
+            && self.ring.used() >= self.wake_bytes
             && self.writer_sleeping.swap(false, Ordering::AcqRel)
         {
             self.wake_writer();
@@ -100,12 +115,17 @@ impl Queue {
         true
     }
 
-    pub fn pop(&self) -> Option<Record> {
-        self.ring.pop()
+    /// Writer side: hands queued records to `visit` in order, about
+    /// `budget` queue bytes at most; returns how many.
+    pub fn consume(&self, budget: usize, visit: impl FnMut(RecordHeader, &[u8])) -> usize {
+        self.ring.consume(budget, visit)
     }
 
-    pub fn len(&self) -> usize {
-        self.ring.len()
+    /// Removes everything queued; returns how many messages that was.
+    pub fn discard(&self) -> u64 {
+        let mut discarded = 0;
+        while self.ring.consume(usize::MAX, |_, _| discarded += 1) > 0 {}
+        discarded
     }
 
     pub fn is_empty(&self) -> bool {
@@ -138,7 +158,7 @@ impl Queue {
     /// reached the wake threshold. Producers wake it at the threshold.
     pub fn wait(&self, timeout: Duration) {
         self.writer_sleeping.store(true, Ordering::SeqCst);
-        if self.ring.len() < self.wake_threshold {
+        if self.ring.used() < self.wake_bytes {
             thread::park_timeout(timeout);
         }
         self.writer_sleeping.store(false, Ordering::Relaxed);
@@ -152,30 +172,46 @@ mod tests {
     use std::sync::Arc;
     use std::time::Instant;
 
-    fn record() -> Record {
-        Record::copy(&MessageFields {
+    fn query(body: &[u8]) -> Message<'_> {
+        MessageFields {
             message_type: 5,
+            query_message: body,
             ..Default::default()
-        })
+        }
+        .validate(0)
         .unwrap()
     }
 
     #[test]
     fn full_queue_drops_and_counts() {
-        let queue = Queue::new(3, 1);
-        let outcomes: Vec<bool> = (0..5).map(|_| queue.offer(record())).collect();
-        assert_eq!(outcomes, [true, true, true, false, false]);
-        assert_eq!(
-            queue.totals(),
-            ProducerTotals {
-                accepted: 3,
-                dropped: 2,
-                sampled_out: 0
-            }
+        let queue = Queue::new(1, 1);
+        let body = vec![0u8; 60_000];
+        let outcomes: Vec<bool> = (0..10).map(|_| queue.offer(&query(&body))).collect();
+        let accepted = outcomes.iter().take_while(|&&queued| queued).count();
+        assert!(accepted >= 2, "room for twice the largest record");
+        assert!(
+            outcomes[accepted..].iter().all(|&queued| !queued),
+            "{outcomes:?}"
         );
-        assert!(queue.pop().is_some());
-        assert!(queue.offer(record()));
-        assert_eq!(queue.len(), 3);
+        let totals = queue.totals();
+        assert_eq!(
+            (totals.accepted, totals.dropped),
+            (accepted as u64, 10 - accepted as u64)
+        );
+        assert_eq!(
+            queue.consume(usize::MAX, |_, payload| assert_eq!(payload.len(), 60_000)),
+            accepted
+        );
+        assert!(queue.offer(&query(&body)), "room again once consumed");
+        assert_eq!(queue.discard(), 1);
+        assert!(queue.is_empty());
+    }
+
+    #[test]
+    fn capacity_holds_that_many_typical_messages() {
+        let queue = Queue::new(100_000, 1);
+        let typical = [0u8; BYTES_PER_MESSAGE - 104];
+        assert!((0..100_000).all(|_| queue.offer(&query(&typical))));
     }
 
     #[test]
@@ -194,29 +230,31 @@ mod tests {
 
     #[test]
     fn counters_are_exact_under_contention() {
-        let queue = Arc::new(Queue::new(50_000, 1));
+        let queue = Arc::new(Queue::new(10_000, 1));
         let threads: Vec<_> = (0..4)
             .map(|_| {
                 let queue = Arc::clone(&queue);
-                thread::spawn(move || (0..20_000).filter(|_| queue.offer(record())).count() as u64)
+                thread::spawn(move || {
+                    (0..20_000).filter(|_| queue.offer(&query(b"abc"))).count() as u64
+                })
             })
             .collect();
         let accepted: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
         let totals = queue.totals();
         assert_eq!(totals.accepted, accepted);
         assert_eq!(totals.accepted + totals.dropped, 80_000);
-        assert_eq!(totals.accepted, 50_000);
+        assert_eq!(queue.discard(), accepted);
     }
 
     #[test]
-    fn producer_at_threshold_wakes_a_sleeping_writer() {
-        let queue = Arc::new(Queue::new(16, 1));
+    fn producer_past_the_threshold_wakes_a_sleeping_writer() {
+        let queue = Arc::new(Queue::new(64, 1));
         let writer = {
             let queue = Arc::clone(&queue);
             thread::spawn(move || {
                 queue.set_writer(thread::current());
                 let started = Instant::now();
-                while queue.len() < 2 {
+                while queue.ring.used() < queue.wake_bytes {
                     queue.wait(Duration::from_secs(30));
                 }
                 started.elapsed()
@@ -225,8 +263,10 @@ mod tests {
         while queue.writer.get().is_none() || !queue.writer_sleeping.load(Ordering::SeqCst) {
             thread::sleep(Duration::from_millis(1));
         }
-        queue.offer(record());
-        queue.offer(record());
+        let body = vec![0u8; 1000];
+        while queue.ring.used() < queue.wake_bytes {
+            assert!(queue.offer(&query(&body)));
+        }
         assert!(writer.join().unwrap() < Duration::from_secs(20));
     }
 }

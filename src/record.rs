@@ -1,15 +1,14 @@
 //! What a log call copies, and how the writer turns it into a dnstap record.
 //!
-//! [`MessageFields`] is the validated, borrowed view of one DNS message and
-//! its context. The log call copies it into a [`Record`]: one allocation
-//! holding a fixed header and the byte strings, so the caller can reuse its
-//! buffers at once. The writer thread views the record as `MessageFields`
-//! again and encodes the protobuf `Dnstap` with prost's wire primitives,
-//! straight into its output buffer (no per-field allocation).
+//! [`MessageFields`] is the borrowed view of one DNS message and its
+//! context. The log call validates it and copies it into the queue as a
+//! [`RecordHeader`] (the fixed-size fields) followed by the byte strings,
+//! so the caller can reuse its buffers at once. The writer thread encodes
+//! the protobuf `Dnstap` from that copy, in place, straight into its output
+//! buffer: no allocation per message on either side.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-
-use prost::encoding::{WireType, encode_key, encode_varint};
+use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 
 use crate::error::Error;
 use crate::proto;
@@ -66,32 +65,93 @@ pub struct MessageFields<'a> {
     pub policy: Option<PolicyFields<'a>>,
 }
 
-fn check_enum(name: &str, value: u32, valid: bool) -> Result<(), Error> {
-    if valid {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!(
-            "{name} {value} is not a known value"
-        )))
+/// The values each enum of the schema defines (checked against the
+/// generated types by a test): a range compare, cheaper than prost's
+/// `TryFrom` on the caller's path.
+pub(crate) const MESSAGE_TYPES: RangeInclusive<u32> = 1..=14;
+pub(crate) const SOCKET_PROTOCOLS: RangeInclusive<u32> = 1..=7;
+pub(crate) const HTTP_PROTOCOLS: RangeInclusive<u32> = 1..=3;
+pub(crate) const POLICY_ACTIONS: RangeInclusive<u32> = 1..=6;
+pub(crate) const POLICY_MATCHES: RangeInclusive<u32> = 1..=5;
+const DOH: u32 = proto::SocketProtocol::Doh as u32;
+
+/// `value` as a byte, if it is one of `values` (or 0 when `optional`).
+fn enum_byte(
+    name: &str,
+    value: u32,
+    values: RangeInclusive<u32>,
+    optional: bool,
+) -> Result<u8, Error> {
+    if values.contains(&value) || (optional && value == 0) {
+        return Ok(value as u8);
+    }
+    Err(Error::invalid(format!(
+        "{name} {value} is not a known value"
+    )))
+}
+
+/// Upper bound of everything but the byte strings in an encoded record.
+const FIXED_FIELDS_MAX: usize = 160;
+
+const HAS_QUERY_ADDRESS: u8 = 1;
+const HAS_RESPONSE_ADDRESS: u8 = 2;
+const HAS_QUERY_TIME: u8 = 4;
+const HAS_RESPONSE_TIME: u8 = 8;
+const HAS_POLICY: u8 = 16;
+const IS_INET6: u8 = 32;
+
+/// An IP address as the record stores it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Octets {
+    V4([u8; 4]),
+    V6([u8; 16]),
+}
+
+impl From<SocketAddr> for Octets {
+    fn from(address: SocketAddr) -> Octets {
+        match address {
+            SocketAddr::V4(a) => Octets::V4(a.ip().octets()),
+            SocketAddr::V6(a) => Octets::V6(a.ip().octets()),
+        }
     }
 }
 
-fn as_i32(value: u32) -> i32 {
-    i32::try_from(value).unwrap_or(i32::MAX)
+/// The fixed-size fields of one queued message; the byte strings follow it
+/// in the queue, in the order of `lengths`: query message, response
+/// message, query zone, extra, policy type, policy rule, policy value.
+///
+/// Built only through its checking setters, so a header is always valid.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecordHeader {
+    query_time_sec: u64,
+    response_time_sec: u64,
+    query_time_nsec: u32,
+    response_time_nsec: u32,
+    lengths: [u32; 7],
+    query_port: u16,
+    response_port: u16,
+    query_address: [u8; 16],
+    response_address: [u8; 16],
+    message_type: u8,
+    socket_protocol: u8,
+    http_protocol: u8,
+    flags: u8,
+    policy_action: u8,
+    policy_match: u8,
 }
 
-fn optional_enum<E: TryFrom<i32>>(value: u32) -> bool {
-    value == 0 || E::try_from(as_i32(value)).is_ok()
-}
+// SAFETY: integers and byte arrays only; any bytes written from a value
+// read back as that value.
+unsafe impl crate::ring::Plain for RecordHeader {}
 
-fn check_time(name: &str, time: Option<Timestamp>) -> Result<(), Error> {
-    match time {
-        Some(t) if t.nsec >= 1_000_000_000 => Err(Error::invalid(format!(
-            "{name} nanoseconds {} is not below 10^9",
-            t.nsec
-        ))),
-        _ => Ok(()),
+fn check_nsec(name: &str, nsec: u32) -> Result<(), Error> {
+    if nsec >= 1_000_000_000 {
+        return Err(Error::invalid(format!(
+            "{name} nanoseconds {nsec} is not below 10^9"
+        )));
     }
+    Ok(())
 }
 
 fn check_dns_message(name: &str, message: &[u8]) -> Result<(), Error> {
@@ -104,81 +164,170 @@ fn check_dns_message(name: &str, message: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-impl MessageFields<'_> {
-    /// Checks every field against the schema. `envelope` is the size of the
-    /// identity and version the record will carry.
-    pub fn validate(&self, envelope: usize) -> Result<(), Error> {
-        check_enum(
-            "message type",
-            self.message_type,
-            proto::message::Type::try_from(as_i32(self.message_type)).is_ok(),
-        )?;
-        check_enum(
-            "socket protocol",
-            self.socket_protocol,
-            optional_enum::<proto::SocketProtocol>(self.socket_protocol),
-        )?;
-        check_enum(
-            "http protocol",
-            self.http_protocol,
-            optional_enum::<proto::HttpProtocol>(self.http_protocol),
-        )?;
-        if self.http_protocol != 0 && self.socket_protocol != proto::SocketProtocol::Doh as u32 {
+impl RecordHeader {
+    /// A header for `Message.Type` `message_type` with the given protocols
+    /// (0 = unset); the other fields start unset.
+    pub(crate) fn new(
+        message_type: u32,
+        socket_protocol: u32,
+        http_protocol: u32,
+    ) -> Result<RecordHeader, Error> {
+        let header = RecordHeader {
+            message_type: enum_byte("message type", message_type, MESSAGE_TYPES, false)?,
+            socket_protocol: enum_byte("socket protocol", socket_protocol, SOCKET_PROTOCOLS, true)?,
+            http_protocol: enum_byte("http protocol", http_protocol, HTTP_PROTOCOLS, true)?,
+            ..RecordHeader::default()
+        };
+        if http_protocol != 0 && socket_protocol != DOH {
             return Err(Error::invalid(
                 "http protocol is set but socket protocol is not DOH",
             ));
         }
-        if let (Some(query), Some(response)) = (self.query_address, self.response_address) {
-            if query.is_ipv4() != response.is_ipv4() {
-                return Err(Error::invalid(
-                    "query and response addresses are of different families",
-                ));
-            }
+        Ok(header)
+    }
+
+    fn has(&self, bit: u8) -> bool {
+        self.flags & bit != 0
+    }
+
+    fn set_family(&mut self, octets: &Octets) -> Result<[u8; 16], Error> {
+        let inet6 = matches!(octets, Octets::V6(_));
+        if self.has(HAS_QUERY_ADDRESS | HAS_RESPONSE_ADDRESS) && self.has(IS_INET6) != inet6 {
+            return Err(Error::invalid(
+                "query and response addresses are of different families",
+            ));
         }
-        check_time("query time", self.query_time)?;
-        check_time("response time", self.response_time)?;
-        check_dns_message("query message", self.query_message)?;
-        check_dns_message("response message", self.response_message)?;
-        if self.query_zone.len() > MAX_NAME {
+        let mut bytes = [0u8; 16];
+        match octets {
+            Octets::V4(v4) => bytes[..4].copy_from_slice(v4),
+            Octets::V6(v6) => bytes = *v6,
+        }
+        if inet6 {
+            self.flags |= IS_INET6;
+        }
+        Ok(bytes)
+    }
+
+    pub(crate) fn set_query_address(&mut self, octets: Octets, port: u16) -> Result<(), Error> {
+        self.query_address = self.set_family(&octets)?;
+        self.query_port = port;
+        self.flags |= HAS_QUERY_ADDRESS;
+        Ok(())
+    }
+
+    pub(crate) fn set_response_address(&mut self, octets: Octets, port: u16) -> Result<(), Error> {
+        self.response_address = self.set_family(&octets)?;
+        self.response_port = port;
+        self.flags |= HAS_RESPONSE_ADDRESS;
+        Ok(())
+    }
+
+    pub(crate) fn set_query_time(&mut self, sec: u64, nsec: u32) -> Result<(), Error> {
+        check_nsec("query time", nsec)?;
+        (self.query_time_sec, self.query_time_nsec) = (sec, nsec);
+        self.flags |= HAS_QUERY_TIME;
+        Ok(())
+    }
+
+    pub(crate) fn set_response_time(&mut self, sec: u64, nsec: u32) -> Result<(), Error> {
+        check_nsec("response time", nsec)?;
+        (self.response_time_sec, self.response_time_nsec) = (sec, nsec);
+        self.flags |= HAS_RESPONSE_TIME;
+        Ok(())
+    }
+
+    pub(crate) fn set_policy(&mut self, action: u32, match_kind: u32) -> Result<(), Error> {
+        self.policy_action = enum_byte("policy action", action, POLICY_ACTIONS, true)?;
+        self.policy_match = enum_byte("policy match", match_kind, POLICY_MATCHES, true)?;
+        self.flags |= HAS_POLICY;
+        Ok(())
+    }
+
+    fn address_len(&self) -> usize {
+        if self.has(IS_INET6) { 16 } else { 4 }
+    }
+
+    /// The byte strings in `payload`, in `lengths` order.
+    fn split<'a>(&self, mut payload: &'a [u8]) -> [&'a [u8]; 7] {
+        self.lengths.map(|length| {
+            let (head, rest) = payload.split_at(length as usize);
+            payload = rest;
+            head
+        })
+    }
+}
+
+/// A validated message in the form the queue stores.
+#[derive(Clone, Copy, Debug)]
+pub struct Message<'a> {
+    pub(crate) header: RecordHeader,
+    pub(crate) strings: [&'a [u8]; 7],
+}
+
+impl<'a> Message<'a> {
+    /// Completes `header` with the byte strings (query message, response
+    /// message, query zone, extra, policy type, rule, value) after checking
+    /// their sizes; `envelope` is the size of the identity and version the
+    /// record will carry.
+    pub(crate) fn new(
+        mut header: RecordHeader,
+        strings: [&'a [u8]; 7],
+        envelope: usize,
+    ) -> Result<Message<'a>, Error> {
+        let [
+            query_message,
+            response_message,
+            query_zone,
+            _,
+            policy_type,
+            _,
+            _,
+        ] = strings;
+        check_dns_message("query message", query_message)?;
+        check_dns_message("response message", response_message)?;
+        if query_zone.len() > MAX_NAME {
             return Err(Error::invalid(format!(
                 "query zone is {} bytes; a domain name has at most {MAX_NAME}",
-                self.query_zone.len()
+                query_zone.len()
             )));
         }
-        if let Some(policy) = &self.policy {
-            check_enum(
-                "policy action",
-                policy.action,
-                optional_enum::<proto::policy::Action>(policy.action),
-            )?;
-            check_enum(
-                "policy match",
-                policy.match_kind,
-                optional_enum::<proto::policy::Match>(policy.match_kind),
-            )?;
-            if std::str::from_utf8(policy.policy_type).is_err() {
-                return Err(Error::invalid("policy type is not UTF-8"));
-            }
+        if std::str::from_utf8(policy_type).is_err() {
+            return Err(Error::invalid("policy type is not UTF-8"));
         }
-        let size = envelope
-            + self
-                .byte_strings()
-                .iter()
-                .map(|b| b.len() + 6)
-                .sum::<usize>()
-            + FIXED_FIELDS_MAX;
+        let size = envelope + strings.iter().map(|b| b.len() + 6).sum::<usize>() + FIXED_FIELDS_MAX;
         if size > MAX_FRAME_SIZE {
             return Err(Error::TooBig(format!(
                 "the record would take up to {size} bytes; dnstap readers accept {MAX_FRAME_SIZE}"
             )));
         }
-        Ok(())
+        header.lengths = strings.map(|s| s.len() as u32);
+        Ok(Message { header, strings })
     }
+}
 
-    /// The variable-length fields, in record order.
-    fn byte_strings(&self) -> [&[u8]; 7] {
+impl<'a> MessageFields<'a> {
+    /// Checks every field against the schema and returns the queued form.
+    /// `envelope` is the size of the identity and version the record will carry.
+    pub fn validate(&self, envelope: usize) -> Result<Message<'a>, Error> {
+        let mut header =
+            RecordHeader::new(self.message_type, self.socket_protocol, self.http_protocol)?;
+        if let Some(address) = self.query_address {
+            header.set_query_address(address.into(), address.port())?;
+        }
+        if let Some(address) = self.response_address {
+            header.set_response_address(address.into(), address.port())?;
+        }
+        if let Some(time) = self.query_time {
+            header.set_query_time(time.sec, time.nsec)?;
+        }
+        if let Some(time) = self.response_time {
+            header.set_response_time(time.sec, time.nsec)?;
+        }
         let policy = self.policy.unwrap_or_default();
-        [
+        if self.policy.is_some() {
+            header.set_policy(policy.action, policy.match_kind)?;
+        }
+        let strings = [
             self.query_message,
             self.response_message,
             self.query_zone,
@@ -186,159 +335,76 @@ impl MessageFields<'_> {
             policy.policy_type,
             policy.rule,
             policy.value,
-        ]
+        ];
+        Message::new(header, strings, envelope)
     }
 }
 
-/// Upper bound of everything but the byte strings in an encoded record.
-const FIXED_FIELDS_MAX: usize = 160;
+const VARINT: u64 = 0;
+const LENGTH_DELIMITED: u64 = 2;
+const FIXED32: u64 = 5;
 
-/// Size of the fixed part of a [`Record`].
-const HEADER_LEN: usize = 4 + 4 + 2 * 18 + 2 * 12 + 7 * 4;
-
-const HAS_QUERY_ADDRESS: u8 = 1;
-const HAS_RESPONSE_ADDRESS: u8 = 2;
-const HAS_QUERY_TIME: u8 = 4;
-const HAS_RESPONSE_TIME: u8 = 8;
-const HAS_POLICY: u8 = 16;
-const IS_INET6: u8 = 32;
-
-/// An owned copy of one message, as it waits in the queue.
-#[derive(Debug)]
-pub struct Record {
-    bytes: Vec<u8>,
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push(value as u8 | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
 }
 
-fn put_address(out: &mut Vec<u8>, address: Option<SocketAddr>) {
-    let (octets, port) = match address {
-        Some(SocketAddr::V4(a)) => {
-            let mut octets = [0u8; 16];
-            octets[..4].copy_from_slice(&a.ip().octets());
-            (octets, a.port())
+fn put_key(out: &mut Vec<u8>, tag: u64, wire_type: u64) {
+    put_varint(out, (tag << 3) | wire_type);
+}
+
+fn put_bytes(out: &mut Vec<u8>, tag: u64, value: &[u8]) {
+    if !value.is_empty() {
+        put_key(out, tag, LENGTH_DELIMITED);
+        put_varint(out, value.len() as u64);
+        out.extend_from_slice(value);
+    }
+}
+
+fn put_uint(out: &mut Vec<u8>, tag: u64, value: u64) {
+    put_key(out, tag, VARINT);
+    put_varint(out, value);
+}
+
+fn put_nonzero(out: &mut Vec<u8>, tag: u64, value: u8) {
+    if value != 0 {
+        put_uint(out, tag, value.into());
+    }
+}
+
+fn put_fixed32(out: &mut Vec<u8>, tag: u64, value: u32) {
+    put_key(out, tag, FIXED32);
+    out.extend_from_slice(&value.to_le_bytes());
+}
+
+/// Encodes queued records as `Dnstap` protobufs, fields in tag order as
+/// protobuf serializers emit them (the tests compare with prost byte for
+/// byte). Hand-written over `Vec<u8>`: prost's generic `BufMut` path cost
+/// twice the instructions per record.
+pub struct Encoder {
+    /// Identity and version, encoded once: the same in every record.
+    envelope: Vec<u8>,
+    message: Vec<u8>,
+    policy: Vec<u8>,
+}
+
+impl Encoder {
+    pub fn new(identity: &[u8], version: &[u8]) -> Encoder {
+        let mut envelope = Vec::new();
+        put_bytes(&mut envelope, 1, identity);
+        put_bytes(&mut envelope, 2, version);
+        Encoder {
+            envelope,
+            message: Vec::with_capacity(1024),
+            policy: Vec::new(),
         }
-        Some(SocketAddr::V6(a)) => (a.ip().octets(), a.port()),
-        None => ([0; 16], 0),
-    };
-    out.extend_from_slice(&octets);
-    out.extend_from_slice(&port.to_le_bytes());
-}
-
-fn put_time(out: &mut Vec<u8>, time: Option<Timestamp>) {
-    let time = time.unwrap_or_default();
-    out.extend_from_slice(&time.sec.to_le_bytes());
-    out.extend_from_slice(&time.nsec.to_le_bytes());
-}
-
-/// Reads fixed-size little-endian fields from the front of a record.
-struct Cursor<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Cursor<'a> {
-    fn take<const N: usize>(&mut self) -> [u8; N] {
-        let (head, rest) = self.bytes.split_at(N);
-        self.bytes = rest;
-        head.try_into().expect("split_at returned N bytes")
     }
 
-    fn u32(&mut self) -> u32 {
-        u32::from_le_bytes(self.take())
-    }
-
-    fn address(&mut self, present: bool, inet6: bool) -> Option<SocketAddr> {
-        let octets: [u8; 16] = self.take();
-        let port = u16::from_le_bytes(self.take());
-        let ip = if inet6 {
-            IpAddr::V6(Ipv6Addr::from(octets))
-        } else {
-            IpAddr::V4(Ipv4Addr::new(octets[0], octets[1], octets[2], octets[3]))
-        };
-        present.then_some(SocketAddr::new(ip, port))
-    }
-
-    fn time(&mut self, present: bool) -> Option<Timestamp> {
-        let sec = u64::from_le_bytes(self.take());
-        let nsec = self.u32();
-        present.then_some(Timestamp { sec, nsec })
-    }
-
-    fn slice(&mut self, len: usize) -> &'a [u8] {
-        let (head, rest) = self.bytes.split_at(len);
-        self.bytes = rest;
-        head
-    }
-}
-
-impl Record {
-    /// Copies `fields` (already validated) into one allocation.
-    pub fn copy(fields: &MessageFields<'_>) -> Result<Record, Error> {
-        let strings = fields.byte_strings();
-        let total = HEADER_LEN + strings.iter().map(|s| s.len()).sum::<usize>();
-        let mut bytes = Vec::new();
-        bytes
-            .try_reserve_exact(total)
-            .map_err(|_| Error::NoMemory)?;
-        let policy = fields.policy.unwrap_or_default();
-        let inet6 = fields
-            .query_address
-            .or(fields.response_address)
-            .is_some_and(|a| a.is_ipv6());
-        let flags = [
-            (fields.query_address.is_some(), HAS_QUERY_ADDRESS),
-            (fields.response_address.is_some(), HAS_RESPONSE_ADDRESS),
-            (fields.query_time.is_some(), HAS_QUERY_TIME),
-            (fields.response_time.is_some(), HAS_RESPONSE_TIME),
-            (fields.policy.is_some(), HAS_POLICY),
-            (inet6, IS_INET6),
-        ]
-        .iter()
-        .filter(|(set, _)| *set)
-        .fold(0u8, |acc, (_, bit)| acc | bit);
-        // Enum values were validated to fit in a byte.
-        bytes.extend_from_slice(&[
-            fields.message_type as u8,
-            fields.socket_protocol as u8,
-            fields.http_protocol as u8,
-            flags,
-            policy.action as u8,
-            policy.match_kind as u8,
-            0,
-            0,
-        ]);
-        put_address(&mut bytes, fields.query_address);
-        put_address(&mut bytes, fields.response_address);
-        put_time(&mut bytes, fields.query_time);
-        put_time(&mut bytes, fields.response_time);
-        for string in &strings {
-            bytes.extend_from_slice(&(string.len() as u32).to_le_bytes());
-        }
-        for string in &strings {
-            bytes.extend_from_slice(string);
-        }
-        debug_assert_eq!(bytes.len(), total);
-        Ok(Record { bytes })
-    }
-
-    /// The message as fields borrowed from this record.
-    pub fn fields(&self) -> MessageFields<'_> {
-        let mut cursor = Cursor { bytes: &self.bytes };
-        let [
-            message_type,
-            socket_protocol,
-            http_protocol,
-            flags,
-            action,
-            match_kind,
-            _,
-            _,
-        ] = cursor.take();
-        let has = |bit: u8| flags & bit != 0;
-        let inet6 = has(IS_INET6);
-        let query_address = cursor.address(has(HAS_QUERY_ADDRESS), inet6);
-        let response_address = cursor.address(has(HAS_RESPONSE_ADDRESS), inet6);
-        let query_time = cursor.time(has(HAS_QUERY_TIME));
-        let response_time = cursor.time(has(HAS_RESPONSE_TIME));
-        let lens: [u32; 7] = std::array::from_fn(|_| cursor.u32());
+    /// Appends the `Dnstap` protobuf of one record to `out`.
+    pub fn encode(&mut self, header: &RecordHeader, payload: &[u8], out: &mut Vec<u8>) {
         let [
             query_message,
             response_message,
@@ -347,152 +413,72 @@ impl Record {
             policy_type,
             rule,
             value,
-        ] = lens.map(|len| cursor.slice(len as usize));
-        MessageFields {
-            message_type: message_type.into(),
-            socket_protocol: socket_protocol.into(),
-            http_protocol: http_protocol.into(),
-            query_address,
-            response_address,
-            query_time,
-            response_time,
-            query_message,
-            response_message,
-            query_zone,
-            extra,
-            policy: has(HAS_POLICY).then_some(PolicyFields {
-                policy_type,
-                rule,
-                action: action.into(),
-                match_kind: match_kind.into(),
-                value,
-            }),
-        }
-    }
-}
-
-fn put_bytes(out: &mut Vec<u8>, tag: u32, value: &[u8]) {
-    if !value.is_empty() {
-        encode_key(tag, WireType::LengthDelimited, out);
-        encode_varint(value.len() as u64, out);
-        out.extend_from_slice(value);
-    }
-}
-
-fn put_varint(out: &mut Vec<u8>, tag: u32, value: u64) {
-    encode_key(tag, WireType::Varint, out);
-    encode_varint(value, out);
-}
-
-fn put_nonzero(out: &mut Vec<u8>, tag: u32, value: u32) {
-    if value != 0 {
-        put_varint(out, tag, value.into());
-    }
-}
-
-fn put_fixed32(out: &mut Vec<u8>, tag: u32, value: u32) {
-    encode_key(tag, WireType::ThirtyTwoBit, out);
-    out.extend_from_slice(&value.to_le_bytes());
-}
-
-fn ip_octets(address: &SocketAddr) -> Vec<u8> {
-    match address.ip() {
-        IpAddr::V4(ip) => ip.octets().to_vec(),
-        IpAddr::V6(ip) => ip.octets().to_vec(),
-    }
-}
-
-/// Encodes dnstap records; keeps its scratch buffers between calls.
-#[derive(Default)]
-pub struct Encoder {
-    message: Vec<u8>,
-    policy: Vec<u8>,
-}
-
-impl Encoder {
-    /// Appends one `Dnstap` protobuf (fields in tag order, as protobuf
-    /// serializers emit them) to `out`.
-    pub fn encode(
-        &mut self,
-        fields: &MessageFields<'_>,
-        identity: &[u8],
-        version: &[u8],
-        out: &mut Vec<u8>,
-    ) {
-        self.encode_message(fields);
-        put_bytes(out, 1, identity);
-        put_bytes(out, 2, version);
-        put_bytes(out, 3, fields.extra);
-        encode_key(14, WireType::LengthDelimited, out);
-        encode_varint(self.message.len() as u64, out);
-        out.extend_from_slice(&self.message);
-        put_varint(out, 15, proto::dnstap::Type::Message as u64);
-    }
-
-    /// Appends one Frame Streams data frame holding the record to `out`.
-    pub fn encode_frame(
-        &mut self,
-        fields: &MessageFields<'_>,
-        identity: &[u8],
-        version: &[u8],
-        out: &mut Vec<u8>,
-    ) {
-        let start = out.len();
-        out.extend_from_slice(&[0; 4]);
-        self.encode(fields, identity, version, out);
-        let payload_len = (out.len() - start - 4) as u32;
-        out[start..start + 4].copy_from_slice(&payload_len.to_be_bytes());
-    }
-
-    fn encode_message(&mut self, f: &MessageFields<'_>) {
-        let out = &mut self.message;
-        out.clear();
-        put_varint(out, 1, f.message_type.into());
-        if let Some(address) = f.query_address.or(f.response_address) {
-            let family = if address.is_ipv6() {
+        ] = header.split(payload);
+        let m = &mut self.message;
+        m.clear();
+        put_uint(m, 1, header.message_type.into());
+        let address_len = header.address_len();
+        if header.has(HAS_QUERY_ADDRESS) || header.has(HAS_RESPONSE_ADDRESS) {
+            let family = if header.has(IS_INET6) {
                 proto::SocketFamily::Inet6
             } else {
                 proto::SocketFamily::Inet
             };
-            put_varint(out, 2, family as u64);
+            put_uint(m, 2, family as u64);
         }
-        put_nonzero(out, 3, f.socket_protocol);
-        if let Some(address) = &f.query_address {
-            put_bytes(out, 4, &ip_octets(address));
+        put_nonzero(m, 3, header.socket_protocol);
+        if header.has(HAS_QUERY_ADDRESS) {
+            put_bytes(m, 4, &header.query_address[..address_len]);
         }
-        if let Some(address) = &f.response_address {
-            put_bytes(out, 5, &ip_octets(address));
+        if header.has(HAS_RESPONSE_ADDRESS) {
+            put_bytes(m, 5, &header.response_address[..address_len]);
         }
-        if let Some(address) = &f.query_address {
-            put_varint(out, 6, address.port().into());
+        if header.has(HAS_QUERY_ADDRESS) {
+            put_uint(m, 6, header.query_port.into());
         }
-        if let Some(address) = &f.response_address {
-            put_varint(out, 7, address.port().into());
+        if header.has(HAS_RESPONSE_ADDRESS) {
+            put_uint(m, 7, header.response_port.into());
         }
-        if let Some(time) = f.query_time {
-            put_varint(out, 8, time.sec);
-            put_fixed32(out, 9, time.nsec);
+        if header.has(HAS_QUERY_TIME) {
+            put_uint(m, 8, header.query_time_sec);
+            put_fixed32(m, 9, header.query_time_nsec);
         }
-        put_bytes(out, 10, f.query_message);
-        put_bytes(out, 11, f.query_zone);
-        if let Some(time) = f.response_time {
-            put_varint(out, 12, time.sec);
-            put_fixed32(out, 13, time.nsec);
+        put_bytes(m, 10, query_message);
+        put_bytes(m, 11, query_zone);
+        if header.has(HAS_RESPONSE_TIME) {
+            put_uint(m, 12, header.response_time_sec);
+            put_fixed32(m, 13, header.response_time_nsec);
         }
-        put_bytes(out, 14, f.response_message);
-        if let Some(policy) = &f.policy {
-            let nested = &mut self.policy;
-            nested.clear();
-            put_bytes(nested, 1, policy.policy_type);
-            put_bytes(nested, 2, policy.rule);
-            put_nonzero(nested, 3, policy.action);
-            put_nonzero(nested, 4, policy.match_kind);
-            put_bytes(nested, 5, policy.value);
-            encode_key(15, WireType::LengthDelimited, out);
-            encode_varint(nested.len() as u64, out);
-            out.extend_from_slice(nested);
+        put_bytes(m, 14, response_message);
+        if header.has(HAS_POLICY) {
+            let p = &mut self.policy;
+            p.clear();
+            put_bytes(p, 1, policy_type);
+            put_bytes(p, 2, rule);
+            put_nonzero(p, 3, header.policy_action);
+            put_nonzero(p, 4, header.policy_match);
+            put_bytes(p, 5, value);
+            put_key(m, 15, LENGTH_DELIMITED);
+            put_varint(m, p.len() as u64);
+            m.extend_from_slice(p);
         }
-        put_nonzero(out, 16, f.http_protocol);
+        put_nonzero(m, 16, header.http_protocol);
+
+        out.extend_from_slice(&self.envelope);
+        put_bytes(out, 3, extra);
+        put_key(out, 14, LENGTH_DELIMITED);
+        put_varint(out, m.len() as u64);
+        out.extend_from_slice(m);
+        put_uint(out, 15, proto::dnstap::Type::Message as u64);
+    }
+
+    /// Appends one Frame Streams data frame holding the record to `out`.
+    pub fn encode_frame(&mut self, header: &RecordHeader, payload: &[u8], out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(&[0; 4]);
+        self.encode(header, payload, out);
+        let payload_len = (out.len() - start - 4) as u32;
+        out[start..start + 4].copy_from_slice(&payload_len.to_be_bytes());
     }
 }
 
@@ -524,8 +510,25 @@ mod tests {
         }
     }
 
+    /// Encodes `fields` the way the writer does: through the queued form.
+    fn encode(fields: &MessageFields<'_>, identity: &[u8], version: &[u8]) -> Vec<u8> {
+        let message = fields.validate(0).unwrap();
+        let mut out = Vec::new();
+        Encoder::new(identity, version).encode(
+            &message.header,
+            &message.strings.concat(),
+            &mut out,
+        );
+        out
+    }
+
     fn expected(fields: &MessageFields<'_>) -> proto::Dnstap {
-        let octets = |a: &Option<SocketAddr>| a.as_ref().map(ip_octets);
+        let octets = |a: &Option<SocketAddr>| {
+            a.map(|a| match a.ip() {
+                std::net::IpAddr::V4(ip) => ip.octets().to_vec(),
+                std::net::IpAddr::V6(ip) => ip.octets().to_vec(),
+            })
+        };
         let family = fields.query_address.or(fields.response_address).map(|a| {
             if a.is_ipv6() {
                 proto::SocketFamily::Inet6 as i32
@@ -576,8 +579,7 @@ mod tests {
             ..Default::default()
         };
         for fields in [full(), ipv4_minimal] {
-            let mut out = Vec::new();
-            Encoder::default().encode(&fields, b"ns1", b"test 1", &mut out);
+            let out = encode(&fields, b"ns1", b"test 1");
             let decoded = proto::Dnstap::decode(&out[..]).unwrap();
             let reference = expected(&fields);
             assert_eq!(decoded, reference);
@@ -586,32 +588,58 @@ mod tests {
     }
 
     #[test]
-    fn record_copy_round_trips_every_field() {
-        let fields = full();
-        assert_eq!(Record::copy(&fields).unwrap().fields(), fields);
-        let sparse = MessageFields {
-            message_type: 1,
-            ..Default::default()
-        };
-        assert_eq!(Record::copy(&sparse).unwrap().fields(), sparse);
-        let v4_response_only = MessageFields {
-            message_type: 4,
-            response_address: Some("198.51.100.7:53".parse().unwrap()),
-            ..Default::default()
-        };
+    fn queued_form_keeps_every_byte_string() {
+        let message = full().validate(0).unwrap();
         assert_eq!(
-            Record::copy(&v4_response_only).unwrap().fields(),
-            v4_response_only
+            message.header.split(&message.strings.concat()),
+            message.strings
+        );
+        let policy = full().policy.unwrap();
+        assert_eq!(
+            message.strings[4..],
+            [policy.policy_type, policy.rule, policy.value]
         );
     }
 
     #[test]
     fn frame_is_length_prefixed() {
+        let message = full().validate(0).unwrap();
         let mut out = vec![0xAA];
-        Encoder::default().encode_frame(&full(), b"", b"", &mut out);
+        Encoder::new(b"", b"").encode_frame(&message.header, &message.strings.concat(), &mut out);
         let len = u32::from_be_bytes(out[1..5].try_into().unwrap()) as usize;
         assert_eq!(len, out.len() - 5);
         proto::Dnstap::decode(&out[5..]).unwrap();
+    }
+
+    #[test]
+    fn enum_ranges_are_the_schema_enums() {
+        type Defined = fn(i32) -> bool;
+        let schema: [(&RangeInclusive<u32>, Defined); 5] = [
+            (&MESSAGE_TYPES, |v| {
+                proto::message::Type::try_from(v).is_ok()
+            }),
+            (&SOCKET_PROTOCOLS, |v| {
+                proto::SocketProtocol::try_from(v).is_ok()
+            }),
+            (&HTTP_PROTOCOLS, |v| {
+                proto::HttpProtocol::try_from(v).is_ok()
+            }),
+            (&POLICY_ACTIONS, |v| {
+                proto::policy::Action::try_from(v).is_ok()
+            }),
+            (&POLICY_MATCHES, |v| {
+                proto::policy::Match::try_from(v).is_ok()
+            }),
+        ];
+        for (range, defined) in schema {
+            for value in 0..64u32 {
+                assert_eq!(
+                    range.contains(&value),
+                    defined(value as i32),
+                    "{range:?} {value}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -732,8 +760,7 @@ mod tests {
         };
         let identity = vec![b'i'; MAX_IDENTITY];
         fields.validate(2 * MAX_IDENTITY).unwrap();
-        let mut out = Vec::new();
-        Encoder::default().encode(&fields, &identity, &identity, &mut out);
+        let out = encode(&fields, &identity, &identity);
         assert!(out.len() <= MAX_FRAME_SIZE, "{}", out.len());
     }
 }

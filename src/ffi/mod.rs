@@ -16,13 +16,12 @@
 pub mod types;
 
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, describe, dnstap_result};
 use crate::logger::{LogOutcome, Logger};
 use crate::options::{LogLevel, Options, emit};
-use crate::record::{MAX_FRAME_SIZE, MessageFields, PolicyFields, Timestamp};
+use crate::record::{MAX_FRAME_SIZE, Message, Octets, RecordHeader};
 use types::{dnstap_log_callback, dnstap_message, dnstap_policy, dnstap_stats};
 
 /// Runs a body, turning a panic into `$default`.
@@ -95,7 +94,7 @@ unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &'static str) -> Result<&'
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
-/// A socket address from a `struct sockaddr_in` or `sockaddr_in6`.
+/// The address and port of a `struct sockaddr_in` or `sockaddr_in6`.
 ///
 /// # Safety
 /// A non-NULL `ptr` must point to a `sockaddr_in` if its family is AF_INET,
@@ -103,7 +102,7 @@ unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &'static str) -> Result<&'
 unsafe fn socket_address(
     ptr: *const libc::sockaddr,
     what: &str,
-) -> Result<Option<SocketAddr>, Error> {
+) -> Result<Option<(Octets, u16)>, Error> {
     if ptr.is_null() {
         return Ok(None);
     }
@@ -114,31 +113,24 @@ unsafe fn socket_address(
         libc::AF_INET => {
             // SAFETY: AF_INET promises a sockaddr_in.
             let sin = unsafe { std::ptr::read_unaligned(ptr.cast::<libc::sockaddr_in>()) };
-            let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
-            Ok(Some(SocketAddr::V4(SocketAddrV4::new(
-                ip,
+            // s_addr holds the address in network order: its bytes are the octets.
+            Ok(Some((
+                Octets::V4(sin.sin_addr.s_addr.to_ne_bytes()),
                 u16::from_be(sin.sin_port),
-            ))))
+            )))
         }
         libc::AF_INET6 => {
             // SAFETY: AF_INET6 promises a sockaddr_in6.
             let sin6 = unsafe { std::ptr::read_unaligned(ptr.cast::<libc::sockaddr_in6>()) };
-            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
-            Ok(Some(SocketAddr::V6(SocketAddrV6::new(
-                ip,
+            Ok(Some((
+                Octets::V6(sin6.sin6_addr.s6_addr),
                 u16::from_be(sin6.sin6_port),
-                0,
-                0,
-            ))))
+            )))
         }
         other => Err(Error::invalid(format!(
             "{what} family {other} is not AF_INET or AF_INET6"
         ))),
     }
-}
-
-fn timestamp(sec: u64, nsec: u32) -> Option<Timestamp> {
-    (sec != 0 || nsec != 0).then_some(Timestamp { sec, nsec })
 }
 
 /// The first published layout of `struct dnstap_message`: older callers
@@ -157,50 +149,69 @@ fn check_size(given: u32, minimum: usize) -> Result<(), Error> {
     Ok(())
 }
 
+/// Validates a caller's message into the queued form.
+///
 /// # Safety
-/// `m` is a valid `dnstap_message` whose pointers honour their lengths.
-unsafe fn message_fields<'a>(m: &'a dnstap_message) -> Result<MessageFields<'a>, Error> {
-    check_size(m.size, MESSAGE_SIZE_V1)?;
-    let policy = if m.policy.is_null() {
-        None
+/// `m` is non-NULL and points to a `dnstap_message` of at least the `size`
+/// it states, whose pointers honour their lengths and outlive `'a`.
+unsafe fn message<'a>(m: *const dnstap_message, envelope: usize) -> Result<Message<'a>, Error> {
+    // SAFETY: every layout starts with the u32 size; read it alone, so a
+    // struct smaller than ours is refused before it is read past its end.
+    check_size(unsafe { std::ptr::read(m.cast::<u32>()) }, MESSAGE_SIZE_V1)?;
+    // SAFETY: the caller's struct is at least as large as ours.
+    let m: &'a dnstap_message = unsafe { &*m };
+    let mut header = RecordHeader::new(m.r#type, m.socket_protocol, m.http_protocol)?;
+    // SAFETY (both): the caller promises valid sockaddrs.
+    if let Some((octets, port)) = unsafe { socket_address(m.query_address, "query address")? } {
+        header.set_query_address(octets, port)?;
+    }
+    if let Some((octets, port)) = unsafe { socket_address(m.response_address, "response address")? }
+    {
+        header.set_response_address(octets, port)?;
+    }
+    if m.query_time_sec != 0 || m.query_time_nsec != 0 {
+        header.set_query_time(m.query_time_sec, m.query_time_nsec)?;
+    }
+    if m.response_time_sec != 0 || m.response_time_nsec != 0 {
+        header.set_response_time(m.response_time_sec, m.response_time_nsec)?;
+    }
+    let none: &'a [u8] = &[];
+    let (policy_type, rule, value) = if m.policy.is_null() {
+        (none, none, none)
     } else {
-        // SAFETY: non-NULL, and the caller promises a valid dnstap_policy.
-        let p: &dnstap_policy = unsafe { &*m.policy };
-        // SAFETY (all four): the caller promises each pointer covers its length.
-        Some(PolicyFields {
-            policy_type: unsafe { bytes(p.r#type, p.type_len, "policy type")? },
-            rule: unsafe { bytes(p.rule, p.rule_len, "policy rule")? },
-            action: p.action,
-            match_kind: p.r#match,
-            value: unsafe { bytes(p.value, p.value_len, "policy value")? },
-        })
+        // SAFETY: non-NULL, and the caller promises a valid dnstap_policy
+        // whose pointers cover their lengths.
+        let p: &'a dnstap_policy = unsafe { &*m.policy };
+        header.set_policy(p.action, p.r#match)?;
+        unsafe {
+            (
+                bytes(p.r#type, p.type_len, "policy type")?,
+                bytes(p.rule, p.rule_len, "policy rule")?,
+                bytes(p.value, p.value_len, "policy value")?,
+            )
+        }
     };
-    // SAFETY (addresses and byte strings): the caller promises valid
-    // sockaddrs and pointers that cover their lengths.
-    Ok(MessageFields {
-        message_type: m.r#type,
-        socket_protocol: m.socket_protocol,
-        http_protocol: m.http_protocol,
-        query_address: unsafe { socket_address(m.query_address, "query address")? },
-        response_address: unsafe { socket_address(m.response_address, "response address")? },
-        query_time: timestamp(m.query_time_sec, m.query_time_nsec),
-        response_time: timestamp(m.response_time_sec, m.response_time_nsec),
-        query_message: unsafe { bytes(m.query_message, m.query_message_len, "query message")? },
-        response_message: unsafe {
+    // SAFETY: the caller's pointers cover their lengths.
+    let strings = unsafe {
+        [
+            bytes(m.query_message, m.query_message_len, "query message")?,
             bytes(
                 m.response_message,
                 m.response_message_len,
                 "response message",
-            )?
-        },
-        query_zone: unsafe { bytes(m.query_zone, m.query_zone_len, "query zone")? },
-        extra: unsafe { bytes(m.extra, m.extra_len, "extra")? },
-        policy,
-    })
+            )?,
+            bytes(m.query_zone, m.query_zone_len, "query zone")?,
+            bytes(m.extra, m.extra_len, "extra")?,
+            policy_type,
+            rule,
+            value,
+        ]
+    };
+    Message::new(header, strings, envelope)
 }
 
 /// Creates an options object with the defaults: no sink (one must be set),
-/// no identity or version, a queue of 32768 messages, flush every 1000 ms,
+/// no identity or version, a queue for 16384 messages, flush every 1000 ms,
 /// reconnect backoff up to 1000 ms, every message logged, bidirectional
 /// socket handshake, log lines to stderr.
 ///
@@ -295,8 +306,11 @@ pub extern "C" fn dnstap_options_set_version(
     })
 }
 
-/// Sets how many messages the queue holds (1..16777216; default 32768).
-/// When it is full, `dnstap_log_message` drops and counts.
+/// Sizes the queue for `messages` typical messages (1..16777216; default
+/// 16384). The queue is a ring of `messages` × 256 bytes (at least 256 KiB,
+/// room for two records of the largest size); a record takes 104 bytes plus
+/// its DNS messages and other byte strings, so small records fit more and
+/// large ones fewer. When it is full, `dnstap_log_message` drops and counts.
 #[unsafe(no_mangle)]
 pub extern "C" fn dnstap_options_set_queue_capacity(
     opts: *mut dnstap_options,
@@ -451,14 +465,13 @@ pub extern "C" fn dnstap_log_message(h: *mut dnstap, m: *const dnstap_message) -
         let Some(handle) = (unsafe { h.as_ref() }) else {
             return Error::Null("handle").code() as c_int;
         };
-        // SAFETY: NULL or a caller-filled dnstap_message, whose size is
-        // checked before any field past it is used.
-        let Some(message) = (unsafe { m.as_ref() }) else {
+        if m.is_null() {
             return Error::Null("message").code() as c_int;
-        };
-        // SAFETY: the caller's pointers cover their lengths.
-        let outcome =
-            unsafe { message_fields(message) }.and_then(|fields| handle.logger.log(&fields));
+        }
+        // SAFETY: a caller-filled dnstap_message whose pointers cover their
+        // lengths; message() reads `size` before the rest.
+        let outcome = unsafe { message(m, handle.logger.envelope()) }
+            .map(|message| handle.logger.log_message(&message));
         match outcome {
             Ok(LogOutcome::Queued) => OK,
             Ok(LogOutcome::Dropped) => dnstap_result::DNSTAP_DROPPED as c_int,
@@ -486,23 +499,28 @@ pub extern "C" fn dnstap_message_init(m: *mut dnstap_message) -> c_int {
 }
 
 fn fill_stats(stats: crate::stats::Stats, out: *mut dnstap_stats) -> c_int {
-    // SAFETY: NULL or a caller-allocated dnstap_stats; `size` is read first.
-    let Some(out) = (unsafe { out.as_mut() }) else {
+    if out.is_null() {
         return Error::Null("stats").code() as c_int;
-    };
-    if let Err(err) = check_size(out.size, STATS_SIZE_V1) {
+    }
+    // SAFETY: a caller-allocated dnstap_stats; its leading `size` is read
+    // alone, so a struct smaller than ours is refused before it is written.
+    let size = unsafe { std::ptr::read(out.cast::<u32>()) };
+    if let Err(err) = check_size(size, STATS_SIZE_V1) {
         return err.code() as c_int;
     }
-    *out = dnstap_stats {
-        size: out.size,
-        accepted: stats.accepted,
-        dropped: stats.dropped,
-        sampled_out: stats.sampled_out,
-        written: stats.written,
-        lost: stats.lost,
-        bytes: stats.bytes,
-        reconnects: stats.reconnects,
-    };
+    // SAFETY: non-NULL and at least as large as our layout.
+    unsafe {
+        *out = dnstap_stats {
+            size,
+            accepted: stats.accepted,
+            dropped: stats.dropped,
+            sampled_out: stats.sampled_out,
+            written: stats.written,
+            lost: stats.lost,
+            bytes: stats.bytes,
+            reconnects: stats.reconnects,
+        };
+    }
     OK
 }
 

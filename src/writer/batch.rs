@@ -1,10 +1,9 @@
 //! Frames encoded and waiting for one large write.
 
-use crate::record::{Encoder, Record};
+use crate::record::{Encoder, RecordHeader};
 
 /// Encoded data frames, and where each ends, so that a short write can be
 /// split into frames written and frames lost.
-#[derive(Default)]
 pub struct Batch {
     bytes: Vec<u8>,
     frame_ends: Vec<usize>,
@@ -12,9 +11,18 @@ pub struct Batch {
 }
 
 impl Batch {
-    pub fn push(&mut self, record: &Record, identity: &[u8], version: &[u8]) {
-        self.encoder
-            .encode_frame(&record.fields(), identity, version, &mut self.bytes);
+    /// A batch whose records carry `identity` and `version`.
+    pub fn new(identity: &[u8], version: &[u8]) -> Batch {
+        Batch {
+            bytes: Vec::new(),
+            frame_ends: Vec::new(),
+            encoder: Encoder::new(identity, version),
+        }
+    }
+
+    /// Encodes one queued record as a data frame.
+    pub fn push(&mut self, header: &RecordHeader, payload: &[u8]) {
+        self.encoder.encode_frame(header, payload, &mut self.bytes);
         self.frame_ends.push(self.bytes.len());
     }
 
@@ -66,15 +74,15 @@ mod tests {
     use crate::record::MessageFields;
 
     fn batch_of(n: usize) -> Batch {
-        let record = Record::copy(&MessageFields {
+        let message = MessageFields {
             message_type: 5,
             query_message: b"abc",
             ..Default::default()
-        })
-        .unwrap();
-        let mut batch = Batch::default();
+        };
+        let message = message.validate(0).unwrap();
+        let mut batch = Batch::new(b"id", b"");
         for _ in 0..n {
-            batch.push(&record, b"id", b"");
+            batch.push(&message.header, b"abc");
         }
         batch
     }

@@ -151,12 +151,8 @@ impl DropReport {
 /// empty, a write fails, or `until` passes.
 fn drain(ctx: &Context<'_>, output: &mut Output, batch: &mut Batch, until: Option<Instant>) {
     let queue = &ctx.shared.queue;
-    let config = ctx.config;
     loop {
-        while batch.len_bytes() < BATCH_BYTES {
-            let Some(record) = queue.pop() else { break };
-            batch.push(&record, &config.identity, &config.version);
-        }
+        queue.consume(BATCH_BYTES, |header, payload| batch.push(&header, payload));
         if batch.is_empty() {
             return;
         }
@@ -185,7 +181,7 @@ pub(crate) fn run(shared: Arc<Shared>, config: WriterConfig, mut output: Output)
         shared: &shared,
         throttle: RefCell::default(),
     };
-    let mut batch = Batch::default();
+    let mut batch = Batch::new(&config.identity, &config.version);
     let mut drops = DropReport::default();
     let tick = config.flush_interval.min(TICK_MAX);
     loop {
@@ -226,10 +222,7 @@ fn finish(ctx: &Context<'_>, output: &mut Output, batch: &mut Batch, deadline: I
             );
         }
     }
-    let mut left = batch.settle(0).lost_frames;
-    while queue.pop().is_some() {
-        left += 1;
-    }
+    let left = batch.settle(0).lost_frames + queue.discard();
     if left > 0 {
         ctx.counters().add_lost(left);
         ctx.log(

@@ -1,0 +1,408 @@
+//! A bounded multi-producer, single-consumer ring of variable-size records.
+//!
+//! Producers reserve space with one compare-and-swap on `head`, write the
+//! record in place and publish it with a release store of its state word;
+//! no allocation, no lock. The consumer reads committed records in place,
+//! in reservation order, zeroes the bytes it is done with and releases
+//! them by advancing `tail`. A record never wraps: when the space left
+//! before the end of the buffer is too short, the producer reserves it too
+//! and marks it as padding.
+//!
+//! Invariant: every byte between `tail` and `tail + capacity` that is not
+//! reserved is zero, so the state word of a freshly reserved record reads
+//! "not committed" until its producer publishes it.
+//!
+//! Record layout: a 64-bit word (state: length and flags in the low half),
+//! the fixed header `H`, then the payload bytes; records are 8-byte aligned.
+
+use std::cell::UnsafeCell;
+use std::mem::{align_of, size_of};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use crossbeam_utils::CachePadded;
+
+const WORD: usize = 8;
+const COMMITTED: u32 = 1 << 31;
+const PADDING: u32 = 1 << 30;
+const LENGTH: u32 = PADDING - 1;
+
+/// Types that may be copied into the ring as bytes and read back.
+///
+/// # Safety
+/// The type is `Copy`, has no pointers or references, and every bit
+/// pattern written by a value of it reads back as that value.
+pub unsafe trait Plain: Copy {}
+
+fn align_up(n: usize) -> usize {
+    (n + WORD - 1) & !(WORD - 1)
+}
+
+/// The producers' cache line: where the next record goes, and a recent
+/// copy of `tail`, so that a push does not read the line the consumer keeps
+/// writing unless the ring looks full.
+#[derive(Default)]
+struct Producers {
+    head: AtomicU64,
+    tail_seen: AtomicU64,
+}
+
+pub struct Ring<H: Plain> {
+    storage: Box<[UnsafeCell<u64>]>,
+    mask: usize,
+    producers: CachePadded<Producers>,
+    tail: CachePadded<AtomicU64>,
+    consuming: AtomicBool,
+    header: std::marker::PhantomData<H>,
+}
+
+// SAFETY: producers write only the byte ranges their CAS on `head` reserved
+// for them; the consumer reads a record only after acquiring its committed
+// state, and the `consuming` flag admits one consumer at a time; space is
+// handed back through the release store of `tail`. No byte is written by
+// two parties without an ordering between them.
+unsafe impl<H: Plain> Sync for Ring<H> {}
+// SAFETY: the ring owns its storage; `H` values are plain bytes.
+unsafe impl<H: Plain> Send for Ring<H> {}
+
+impl<H: Plain> Ring<H> {
+    /// A ring of at least `bytes` bytes (rounded up to a power of two) that
+    /// can hold a record with `max_payload` bytes after its header.
+    pub fn new(bytes: usize, max_payload: usize) -> Ring<H> {
+        assert!(
+            align_of::<H>() <= WORD,
+            "the header must be at most 8-byte aligned"
+        );
+        let largest = align_up(WORD + size_of::<H>() + max_payload);
+        // Twice the largest record: it fits whatever padding precedes it.
+        let capacity = bytes.max(2 * largest).next_power_of_two();
+        Ring {
+            storage: (0..capacity / WORD).map(|_| UnsafeCell::new(0)).collect(),
+            mask: capacity - 1,
+            producers: CachePadded::new(Producers::default()),
+            tail: CachePadded::new(AtomicU64::new(0)),
+            consuming: AtomicBool::new(false),
+            header: std::marker::PhantomData,
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.mask + 1
+    }
+
+    fn base(&self) -> *mut u8 {
+        UnsafeCell::raw_get(self.storage.as_ptr()).cast::<u8>()
+    }
+
+    fn state(&self, offset: usize) -> &AtomicU32 {
+        debug_assert!(offset % WORD == 0 && offset < self.capacity());
+        // SAFETY: offset is 8-aligned and inside the storage, which lives as
+        // long as `self`; every access to a state word is atomic except the
+        // consumer's zeroing, which happens-before any later reservation.
+        unsafe { AtomicU32::from_ptr(self.base().add(offset).cast::<u32>()) }
+    }
+
+    /// Reads `tail` and keeps the copy the producers use up to date.
+    fn refresh_tail(&self) -> u64 {
+        let tail = self.tail.load(Ordering::Acquire);
+        // Release: a producer that acquires this copy also sees the
+        // consumer's zeroing that preceded it.
+        self.producers.tail_seen.fetch_max(tail, Ordering::AcqRel);
+        tail
+    }
+
+    /// Bytes reserved and not yet released.
+    pub fn used(&self) -> usize {
+        let tail = self.refresh_tail();
+        self.producers
+            .head
+            .load(Ordering::Relaxed)
+            .saturating_sub(tail) as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.used() == 0
+    }
+
+    /// Copies a record (`header`, then `parts` one after the other) into the
+    /// ring. Returns `None` when there is no room, else an upper bound of
+    /// the bytes now in use (exact as of the last time the ring looked full).
+    /// `on_reserved` runs once the space is the caller's, before the copy:
+    /// a locked instruction there is cheap, while after the copy it would
+    /// wait for every store of the copy to complete.
+    pub fn push(&self, header: &H, parts: &[&[u8]], on_reserved: impl FnOnce()) -> Option<usize> {
+        let payload = size_of::<H>() + parts.iter().map(|p| p.len()).sum::<usize>();
+        let size = align_up(WORD + payload);
+        let capacity = self.capacity() as u64;
+        let producers = &*self.producers;
+        let (reserved, end, tail) = loop {
+            let head = producers.head.load(Ordering::Relaxed);
+            let mut tail = producers.tail_seen.load(Ordering::Acquire);
+            let to_end = (capacity - (head & self.mask as u64)) as usize;
+            let padding = if size <= to_end { 0 } else { to_end };
+            let end = head + (padding + size) as u64;
+            if end - tail > capacity {
+                tail = self.refresh_tail();
+                if end - tail > capacity {
+                    return None;
+                }
+            }
+            if producers
+                .head
+                .compare_exchange_weak(head, end, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            {
+                break (head, end, tail);
+            }
+        };
+        on_reserved();
+        let padding = (end - reserved) as usize - size;
+        let offset = reserved as usize & self.mask;
+        if padding > 0 {
+            self.state(offset)
+                .store(padding as u32 | PADDING | COMMITTED, Ordering::Release);
+        }
+        let record = (offset + padding) & self.mask;
+        // SAFETY: [record, record + size) lies inside the storage (a record
+        // never wraps) and was reserved for this call alone by the CAS; the
+        // consumer does not read it before the release store below.
+        unsafe {
+            let mut cursor = self.base().add(record + WORD);
+            std::ptr::write_unaligned(cursor.cast::<H>(), *header);
+            cursor = cursor.add(size_of::<H>());
+            for part in parts.iter().filter(|part| !part.is_empty()) {
+                std::ptr::copy_nonoverlapping(part.as_ptr(), cursor, part.len());
+                cursor = cursor.add(part.len());
+            }
+        }
+        self.state(record)
+            .store(payload as u32 | COMMITTED, Ordering::Release);
+        Some((end - tail) as usize)
+    }
+
+    /// Consumer: hands each committed record (header and payload after it)
+    /// to `visit`, in order, until the ring is empty, a record is still being
+    /// written, or `budget` bytes were consumed; then releases their space.
+    /// Returns the number of records visited. Calls from two threads at
+    /// once are refused (the second returns 0).
+    pub fn consume(&self, budget: usize, mut visit: impl FnMut(H, &[u8])) -> usize {
+        if self.consuming.swap(true, Ordering::Acquire) {
+            return 0;
+        }
+        let start = self.tail.load(Ordering::Relaxed);
+        let head = self.producers.head.load(Ordering::Acquire);
+        let mut position = start;
+        let mut visited = 0;
+        while position < head && ((position - start) as usize) < budget {
+            let offset = position as usize & self.mask;
+            let state = self.state(offset).load(Ordering::Acquire);
+            if state & COMMITTED == 0 {
+                break;
+            }
+            let length = (state & LENGTH) as usize;
+            if state & PADDING != 0 {
+                position += length as u64;
+                continue;
+            }
+            // SAFETY: the record is committed: its producer wrote these
+            // bytes before the release store we acquired, and no one
+            // writes them again until `tail` passes them.
+            let (header, payload) = unsafe {
+                let record = self.base().add(offset + WORD);
+                let header = std::ptr::read_unaligned(record.cast::<H>());
+                let rest = length - size_of::<H>();
+                (
+                    header,
+                    std::slice::from_raw_parts(record.add(size_of::<H>()), rest),
+                )
+            };
+            visit(header, payload);
+            visited += 1;
+            position += align_up(WORD + length) as u64;
+        }
+        self.zero(start, position);
+        self.tail.store(position, Ordering::Release);
+        self.consuming.store(false, Ordering::Release);
+        visited
+    }
+
+    /// Restores the zero invariant on the released range [from, to).
+    fn zero(&self, from: u64, to: u64) {
+        let mut position = from;
+        while position < to {
+            let offset = position as usize & self.mask;
+            let length = ((to - position) as usize).min(self.capacity() - offset);
+            // SAFETY: the range lies inside the storage, and only the
+            // consumer (this call) may touch it until `tail` is released.
+            unsafe { std::ptr::write_bytes(self.base().add(offset), 0, length) };
+            position += length as u64;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::thread;
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    #[repr(C)]
+    struct Tag {
+        producer: u32,
+        sequence: u32,
+    }
+    // SAFETY: two integers.
+    unsafe impl Plain for Tag {}
+
+    fn drain(ring: &Ring<Tag>) -> Vec<(Tag, Vec<u8>)> {
+        let mut out = Vec::new();
+        while ring.consume(usize::MAX, |tag, payload| out.push((tag, payload.to_vec()))) > 0 {}
+        out
+    }
+
+    #[test]
+    fn records_come_back_in_order_with_their_bytes() {
+        let ring = Ring::<Tag>::new(1024, 64);
+        for n in 0..5u32 {
+            let body = vec![n as u8; n as usize * 3];
+            assert!(
+                ring.push(
+                    &Tag {
+                        producer: 0,
+                        sequence: n
+                    },
+                    &[b"ab", &body],
+                    || {}
+                )
+                .is_some()
+            );
+        }
+        let out = drain(&ring);
+        assert_eq!(out.len(), 5);
+        for (n, (tag, payload)) in out.iter().enumerate() {
+            assert_eq!(tag.sequence, n as u32);
+            let mut expected = b"ab".to_vec();
+            expected.extend(vec![n as u8; n * 3]);
+            assert_eq!(payload, &expected);
+        }
+        assert!(ring.is_empty());
+    }
+
+    #[test]
+    fn a_full_ring_refuses_and_recovers() {
+        let ring = Ring::<Tag>::new(256, 40);
+        let body = [7u8; 40];
+        let accepted = (0..100)
+            .take_while(|&n| {
+                ring.push(
+                    &Tag {
+                        producer: 0,
+                        sequence: n,
+                    },
+                    &[&body],
+                    || {},
+                )
+                .is_some()
+            })
+            .count();
+        assert!(accepted > 0 && accepted < 100);
+        assert_eq!(drain(&ring).len(), accepted);
+        assert!(
+            ring.push(
+                &Tag {
+                    producer: 0,
+                    sequence: 0
+                },
+                &[&body],
+                || {}
+            )
+            .is_some()
+        );
+    }
+
+    #[test]
+    fn records_never_wrap_and_space_is_reused_many_times() {
+        let ring = Ring::<Tag>::new(256, 100);
+        let mut expected = 0u32;
+        for n in 0..10_000u32 {
+            let body = vec![(n % 251) as u8; (n % 97) as usize];
+            while ring
+                .push(
+                    &Tag {
+                        producer: 0,
+                        sequence: n,
+                    },
+                    &[&body],
+                    || {},
+                )
+                .is_none()
+            {
+                for (tag, payload) in drain(&ring) {
+                    assert_eq!(tag.sequence, expected);
+                    assert_eq!(
+                        payload,
+                        vec![(expected % 251) as u8; (expected % 97) as usize]
+                    );
+                    expected += 1;
+                }
+            }
+        }
+        expected += drain(&ring).len() as u32;
+        assert_eq!(expected, 10_000);
+    }
+
+    #[test]
+    fn concurrent_producers_lose_nothing_and_keep_their_order() {
+        let ring = Arc::new(Ring::<Tag>::new(4096, 64));
+        let per_producer = 50_000u32;
+        let producers: Vec<_> = (0..3u32)
+            .map(|producer| {
+                let ring = Arc::clone(&ring);
+                thread::spawn(move || {
+                    for sequence in 0..per_producer {
+                        let body = sequence.to_le_bytes();
+                        while ring
+                            .push(&Tag { producer, sequence }, &[&body], || {})
+                            .is_none()
+                        {
+                            thread::yield_now();
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut next = [0u32; 3];
+        while next.iter().any(|&n| n < per_producer) {
+            ring.consume(usize::MAX, |tag, payload| {
+                assert_eq!(
+                    tag.sequence, next[tag.producer as usize],
+                    "per-producer order"
+                );
+                assert_eq!(payload, tag.sequence.to_le_bytes());
+                next[tag.producer as usize] += 1;
+            });
+        }
+        for producer in producers {
+            producer.join().unwrap();
+        }
+        assert!(ring.is_empty());
+    }
+
+    #[test]
+    fn budget_bounds_one_consume() {
+        let ring = Ring::<Tag>::new(4096, 64);
+        for n in 0..10 {
+            ring.push(
+                &Tag {
+                    producer: 0,
+                    sequence: n,
+                },
+                &[&[0; 16]],
+                || {},
+            )
+            .unwrap();
+        }
+        assert_eq!(ring.consume(1, |_, _| {}), 1);
+        assert_eq!(ring.consume(usize::MAX, |_, _| {}), 9);
+    }
+}
