@@ -93,6 +93,7 @@ impl Logger {
     }
 
     /// Queues a validated message; never blocks.
+    #[inline]
     pub(crate) fn log_message(&self, message: &Message<'_>) -> LogOutcome {
         let queue = &self.shared.queue;
         if !queue.sample() {

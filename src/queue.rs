@@ -25,10 +25,9 @@ const WAKE_BYTES_MAX: usize = 64 * 1024;
 
 const STRIPES: usize = 16;
 
-/// Per-stripe producer counters.
+/// Per-stripe producer counters (accepted messages are counted by the ring).
 #[derive(Default)]
 struct Stripe {
-    accepted: AtomicU64,
     dropped: AtomicU64,
     sampled_out: AtomicU64,
     sample_tick: AtomicU64,
@@ -80,6 +79,7 @@ impl Queue {
 
     /// Whether the calling thread's next message is kept by sampling; a
     /// skipped message is counted.
+    #[inline]
     pub fn sample(&self) -> bool {
         if self.sample_rate == 1 {
             return true;
@@ -94,13 +94,12 @@ impl Queue {
 
     /// Copies `message` into the queue, or drops it when the queue is full;
     /// counts either.
+    #[inline]
     pub fn offer(&self, message: &Message<'_>) -> bool {
-        let stripe = &self.stripes[stripe_index()];
-        let accept = || {
-            stripe.accepted.fetch_add(1, Ordering::Relaxed);
-        };
-        let Some(used) = self.ring.push(&message.header, &message.strings, accept) else {
-            stripe.dropped.fetch_add(1, Ordering::Relaxed);
+        let Some(used) = self.ring.push(&message.header, &message.strings) else {
+            self.stripes[stripe_index()]
+                .dropped
+                .fetch_add(1, Ordering::Relaxed);
             return false;
         };
         // `used` may be stale (too high); the exact figure costs a read of
@@ -133,13 +132,17 @@ impl Queue {
     }
 
     pub fn totals(&self) -> ProducerTotals {
-        self.stripes
-            .iter()
-            .fold(ProducerTotals::default(), |sum, stripe| ProducerTotals {
-                accepted: sum.accepted + stripe.accepted.load(Ordering::Relaxed),
-                dropped: sum.dropped + stripe.dropped.load(Ordering::Relaxed),
-                sampled_out: sum.sampled_out + stripe.sampled_out.load(Ordering::Relaxed),
-            })
+        let sum = |counter: fn(&Stripe) -> &AtomicU64| {
+            self.stripes
+                .iter()
+                .map(|stripe| counter(stripe).load(Ordering::Relaxed))
+                .sum()
+        };
+        ProducerTotals {
+            accepted: self.ring.reserved(),
+            dropped: sum(|stripe| &stripe.dropped),
+            sampled_out: sum(|stripe| &stripe.sampled_out),
+        }
     }
 
     /// Registers the thread that [`Queue::wait`] parks.

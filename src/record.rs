@@ -76,6 +76,7 @@ pub(crate) const POLICY_MATCHES: RangeInclusive<u32> = 1..=5;
 const DOH: u32 = proto::SocketProtocol::Doh as u32;
 
 /// `value` as a byte, if it is one of `values` (or 0 when `optional`).
+#[inline]
 fn enum_byte(
     name: &str,
     value: u32,
@@ -165,31 +166,32 @@ fn check_dns_message(name: &str, message: &[u8]) -> Result<(), Error> {
 }
 
 impl RecordHeader {
-    /// A header for `Message.Type` `message_type` with the given protocols
-    /// (0 = unset); the other fields start unset.
-    pub(crate) fn new(
+    /// Sets `Message.Type` and the protocols (0 = unset). Setters work in
+    /// place: returning a header by value costs a copy on the hot path.
+    #[inline]
+    pub(crate) fn set_kind(
+        &mut self,
         message_type: u32,
         socket_protocol: u32,
         http_protocol: u32,
-    ) -> Result<RecordHeader, Error> {
-        let header = RecordHeader {
-            message_type: enum_byte("message type", message_type, MESSAGE_TYPES, false)?,
-            socket_protocol: enum_byte("socket protocol", socket_protocol, SOCKET_PROTOCOLS, true)?,
-            http_protocol: enum_byte("http protocol", http_protocol, HTTP_PROTOCOLS, true)?,
-            ..RecordHeader::default()
-        };
+    ) -> Result<(), Error> {
+        self.message_type = enum_byte("message type", message_type, MESSAGE_TYPES, false)?;
+        self.socket_protocol =
+            enum_byte("socket protocol", socket_protocol, SOCKET_PROTOCOLS, true)?;
+        self.http_protocol = enum_byte("http protocol", http_protocol, HTTP_PROTOCOLS, true)?;
         if http_protocol != 0 && socket_protocol != DOH {
             return Err(Error::invalid(
                 "http protocol is set but socket protocol is not DOH",
             ));
         }
-        Ok(header)
+        Ok(())
     }
 
     fn has(&self, bit: u8) -> bool {
         self.flags & bit != 0
     }
 
+    #[inline]
     fn set_family(&mut self, octets: &Octets) -> Result<[u8; 16], Error> {
         let inet6 = matches!(octets, Octets::V6(_));
         if self.has(HAS_QUERY_ADDRESS | HAS_RESPONSE_ADDRESS) && self.has(IS_INET6) != inet6 {
@@ -208,6 +210,7 @@ impl RecordHeader {
         Ok(bytes)
     }
 
+    #[inline]
     pub(crate) fn set_query_address(&mut self, octets: Octets, port: u16) -> Result<(), Error> {
         self.query_address = self.set_family(&octets)?;
         self.query_port = port;
@@ -215,6 +218,7 @@ impl RecordHeader {
         Ok(())
     }
 
+    #[inline]
     pub(crate) fn set_response_address(&mut self, octets: Octets, port: u16) -> Result<(), Error> {
         self.response_address = self.set_family(&octets)?;
         self.response_port = port;
@@ -222,6 +226,7 @@ impl RecordHeader {
         Ok(())
     }
 
+    #[inline]
     pub(crate) fn set_query_time(&mut self, sec: u64, nsec: u32) -> Result<(), Error> {
         check_nsec("query time", nsec)?;
         (self.query_time_sec, self.query_time_nsec) = (sec, nsec);
@@ -229,6 +234,7 @@ impl RecordHeader {
         Ok(())
     }
 
+    #[inline]
     pub(crate) fn set_response_time(&mut self, sec: u64, nsec: u32) -> Result<(), Error> {
         check_nsec("response time", nsec)?;
         (self.response_time_sec, self.response_time_nsec) = (sec, nsec);
@@ -236,6 +242,7 @@ impl RecordHeader {
         Ok(())
     }
 
+    #[inline]
     pub(crate) fn set_policy(&mut self, action: u32, match_kind: u32) -> Result<(), Error> {
         self.policy_action = enum_byte("policy action", action, POLICY_ACTIONS, true)?;
         self.policy_match = enum_byte("policy match", match_kind, POLICY_MATCHES, true)?;
@@ -257,23 +264,20 @@ impl RecordHeader {
     }
 }
 
-/// A validated message in the form the queue stores.
-#[derive(Clone, Copy, Debug)]
+/// A message in the form the queue stores: fill `header` through its
+/// setters and `strings` (query message, response message, query zone,
+/// extra, policy type, rule, value), then [`Message::complete`] it.
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Message<'a> {
     pub(crate) header: RecordHeader,
     pub(crate) strings: [&'a [u8]; 7],
 }
 
-impl<'a> Message<'a> {
-    /// Completes `header` with the byte strings (query message, response
-    /// message, query zone, extra, policy type, rule, value) after checking
-    /// their sizes; `envelope` is the size of the identity and version the
-    /// record will carry.
-    pub(crate) fn new(
-        mut header: RecordHeader,
-        strings: [&'a [u8]; 7],
-        envelope: usize,
-    ) -> Result<Message<'a>, Error> {
+impl Message<'_> {
+    /// Checks the byte strings' sizes and records them in the header;
+    /// `envelope` is the size of the identity and version the record will carry.
+    #[inline]
+    pub(crate) fn complete(&mut self, envelope: usize) -> Result<(), Error> {
         let [
             query_message,
             response_message,
@@ -282,7 +286,7 @@ impl<'a> Message<'a> {
             policy_type,
             _,
             _,
-        ] = strings;
+        ] = self.strings;
         check_dns_message("query message", query_message)?;
         check_dns_message("response message", response_message)?;
         if query_zone.len() > MAX_NAME {
@@ -291,17 +295,18 @@ impl<'a> Message<'a> {
                 query_zone.len()
             )));
         }
-        if std::str::from_utf8(policy_type).is_err() {
+        if !policy_type.is_empty() && std::str::from_utf8(policy_type).is_err() {
             return Err(Error::invalid("policy type is not UTF-8"));
         }
-        let size = envelope + strings.iter().map(|b| b.len() + 6).sum::<usize>() + FIXED_FIELDS_MAX;
+        let size =
+            envelope + self.strings.iter().map(|b| b.len() + 6).sum::<usize>() + FIXED_FIELDS_MAX;
         if size > MAX_FRAME_SIZE {
             return Err(Error::TooBig(format!(
                 "the record would take up to {size} bytes; dnstap readers accept {MAX_FRAME_SIZE}"
             )));
         }
-        header.lengths = strings.map(|s| s.len() as u32);
-        Ok(Message { header, strings })
+        self.header.lengths = self.strings.map(|s| s.len() as u32);
+        Ok(())
     }
 }
 
@@ -309,8 +314,9 @@ impl<'a> MessageFields<'a> {
     /// Checks every field against the schema and returns the queued form.
     /// `envelope` is the size of the identity and version the record will carry.
     pub fn validate(&self, envelope: usize) -> Result<Message<'a>, Error> {
-        let mut header =
-            RecordHeader::new(self.message_type, self.socket_protocol, self.http_protocol)?;
+        let mut message = Message::default();
+        let header = &mut message.header;
+        header.set_kind(self.message_type, self.socket_protocol, self.http_protocol)?;
         if let Some(address) = self.query_address {
             header.set_query_address(address.into(), address.port())?;
         }
@@ -327,7 +333,7 @@ impl<'a> MessageFields<'a> {
         if self.policy.is_some() {
             header.set_policy(policy.action, policy.match_kind)?;
         }
-        let strings = [
+        message.strings = [
             self.query_message,
             self.response_message,
             self.query_zone,
@@ -336,7 +342,8 @@ impl<'a> MessageFields<'a> {
             policy.rule,
             policy.value,
         ];
-        Message::new(header, strings, envelope)
+        message.complete(envelope)?;
+        Ok(message)
     }
 }
 

@@ -2,7 +2,9 @@
 //!
 //! Producers reserve space with one compare-and-swap on `head`, write the
 //! record in place and publish it with a release store of its state word;
-//! no allocation, no lock. The consumer reads committed records in place,
+//! no allocation, no lock, and no other locked instruction: the same CAS
+//! counts the record (`head` packs the byte position and the number of
+//! records ever reserved). The consumer reads committed records in place,
 //! in reservation order, zeroes the bytes it is done with and releases
 //! them by advancing `tail`. A record never wraps: when the space left
 //! before the end of the buffer is too short, the producer reserves it too
@@ -14,6 +16,8 @@
 //!
 //! Record layout: a 64-bit word (state: length and flags in the low half),
 //! the fixed header `H`, then the payload bytes; records are 8-byte aligned.
+//! Positions count bytes modulo 2^38 (the ring is far smaller), so every
+//! distance is taken with [`distance`].
 
 use std::cell::UnsafeCell;
 use std::mem::{align_of, size_of};
@@ -26,6 +30,16 @@ const COMMITTED: u32 = 1 << 31;
 const PADDING: u32 = 1 << 30;
 const LENGTH: u32 = PADDING - 1;
 
+/// `head` = records reserved (high 26 bits, wrapping) | byte position (low 38).
+const POSITION_BITS: u32 = 38;
+const POSITION: u64 = (1 << POSITION_BITS) - 1;
+const ONE_RECORD: u64 = 1 << POSITION_BITS;
+/// Records in the ring at once stay below this (a record takes ≥ 8 bytes
+/// and the ring at most 2^32), so a count modulo 2^26 is unambiguous.
+const COUNT: u64 = (1 << (64 - POSITION_BITS)) - 1;
+/// Largest ring: leaves the position and count arithmetic unambiguous.
+pub const MAX_CAPACITY: usize = 1 << 32;
+
 /// Types that may be copied into the ring as bytes and read back.
 ///
 /// # Safety
@@ -37,27 +51,40 @@ fn align_up(n: usize) -> usize {
     (n + WORD - 1) & !(WORD - 1)
 }
 
-/// The producers' cache line: where the next record goes, and a recent
-/// copy of `tail`, so that a push does not read the line the consumer keeps
-/// writing unless the ring looks full.
+/// Bytes from position `from` forward to position `to`.
+fn distance(from: u64, to: u64) -> u64 {
+    to.wrapping_sub(from) & POSITION
+}
+
+/// The producers' cache line: the packed head, and a recent copy of
+/// `tail`, so that a push does not read the line the consumer keeps writing
+/// unless the ring looks full.
 #[derive(Default)]
 struct Producers {
     head: AtomicU64,
     tail_seen: AtomicU64,
 }
 
+/// The consumer's cache line.
+#[derive(Default)]
+struct Consumer {
+    tail: AtomicU64,
+    /// Records consumed, ever.
+    consumed: AtomicU64,
+    busy: AtomicBool,
+}
+
 pub struct Ring<H: Plain> {
     storage: Box<[UnsafeCell<u64>]>,
     mask: usize,
     producers: CachePadded<Producers>,
-    tail: CachePadded<AtomicU64>,
-    consuming: AtomicBool,
+    consumer: CachePadded<Consumer>,
     header: std::marker::PhantomData<H>,
 }
 
 // SAFETY: producers write only the byte ranges their CAS on `head` reserved
 // for them; the consumer reads a record only after acquiring its committed
-// state, and the `consuming` flag admits one consumer at a time; space is
+// state, and the `busy` flag admits one consumer at a time; space is
 // handed back through the release store of `tail`. No byte is written by
 // two parties without an ordering between them.
 unsafe impl<H: Plain> Sync for Ring<H> {}
@@ -65,8 +92,9 @@ unsafe impl<H: Plain> Sync for Ring<H> {}
 unsafe impl<H: Plain> Send for Ring<H> {}
 
 impl<H: Plain> Ring<H> {
-    /// A ring of at least `bytes` bytes (rounded up to a power of two) that
-    /// can hold a record with `max_payload` bytes after its header.
+    /// A ring of at least `bytes` bytes (rounded up to a power of two, at
+    /// most [`MAX_CAPACITY`]) that can hold a record with `max_payload`
+    /// bytes after its header.
     pub fn new(bytes: usize, max_payload: usize) -> Ring<H> {
         assert!(
             align_of::<H>() <= WORD,
@@ -74,19 +102,34 @@ impl<H: Plain> Ring<H> {
         );
         let largest = align_up(WORD + size_of::<H>() + max_payload);
         // Twice the largest record: it fits whatever padding precedes it.
-        let capacity = bytes.max(2 * largest).next_power_of_two();
+        let capacity = bytes.max(2 * largest).next_power_of_two().min(MAX_CAPACITY);
         Ring {
             storage: (0..capacity / WORD).map(|_| UnsafeCell::new(0)).collect(),
             mask: capacity - 1,
             producers: CachePadded::new(Producers::default()),
-            tail: CachePadded::new(AtomicU64::new(0)),
-            consuming: AtomicBool::new(false),
+            consumer: CachePadded::new(Consumer::default()),
             header: std::marker::PhantomData,
         }
     }
 
     pub fn capacity(&self) -> usize {
         self.mask + 1
+    }
+
+    /// A ring whose counters start just before they wrap, as after 2^38
+    /// bytes and 2^26 records, to test the modular arithmetic.
+    #[cfg(test)]
+    fn near_wrap(bytes: usize, max_payload: usize) -> Ring<H> {
+        let ring = Ring::new(bytes, max_payload);
+        let position = POSITION + 1 - 3 * ring.capacity() as u64 / 2;
+        let records = COUNT - 3;
+        ring.producers
+            .head
+            .store(records << POSITION_BITS | position, Ordering::Relaxed);
+        ring.producers.tail_seen.store(position, Ordering::Relaxed);
+        ring.consumer.tail.store(position, Ordering::Relaxed);
+        ring.consumer.consumed.store(records, Ordering::Relaxed);
+        ring
     }
 
     fn base(&self) -> *mut u8 {
@@ -101,62 +144,65 @@ impl<H: Plain> Ring<H> {
         unsafe { AtomicU32::from_ptr(self.base().add(offset).cast::<u32>()) }
     }
 
-    /// Reads `tail` and keeps the copy the producers use up to date.
+    /// Reads `tail` and updates the copy the producers use.
     fn refresh_tail(&self) -> u64 {
-        let tail = self.tail.load(Ordering::Acquire);
+        let tail = self.consumer.tail.load(Ordering::Acquire);
         // Release: a producer that acquires this copy also sees the
-        // consumer's zeroing that preceded it.
-        self.producers.tail_seen.fetch_max(tail, Ordering::AcqRel);
+        // consumer's zeroing that preceded it. A racing producer may store
+        // an older tail; that only makes the ring look fuller than it is.
+        self.producers.tail_seen.store(tail, Ordering::Release);
         tail
     }
 
     /// Bytes reserved and not yet released.
     pub fn used(&self) -> usize {
         let tail = self.refresh_tail();
-        self.producers
-            .head
-            .load(Ordering::Relaxed)
-            .saturating_sub(tail) as usize
+        distance(tail, self.producers.head.load(Ordering::Relaxed) & POSITION) as usize
     }
 
     pub fn is_empty(&self) -> bool {
         self.used() == 0
     }
 
+    /// Records ever reserved: consumed, plus those in the ring.
+    pub fn reserved(&self) -> u64 {
+        let consumed = self.consumer.consumed.load(Ordering::Acquire);
+        let head = self.producers.head.load(Ordering::Acquire);
+        consumed + ((head >> POSITION_BITS).wrapping_sub(consumed) & COUNT)
+    }
+
     /// Copies a record (`header`, then `parts` one after the other) into the
     /// ring. Returns `None` when there is no room, else an upper bound of
     /// the bytes now in use (exact as of the last time the ring looked full).
-    /// `on_reserved` runs once the space is the caller's, before the copy:
-    /// a locked instruction there is cheap, while after the copy it would
-    /// wait for every store of the copy to complete.
-    pub fn push(&self, header: &H, parts: &[&[u8]], on_reserved: impl FnOnce()) -> Option<usize> {
+    #[inline]
+    pub fn push(&self, header: &H, parts: &[&[u8]]) -> Option<usize> {
         let payload = size_of::<H>() + parts.iter().map(|p| p.len()).sum::<usize>();
         let size = align_up(WORD + payload);
-        let capacity = self.capacity() as u64;
+        let capacity = self.capacity();
         let producers = &*self.producers;
-        let (reserved, end, tail) = loop {
+        let (position, padding, used) = loop {
             let head = producers.head.load(Ordering::Relaxed);
-            let mut tail = producers.tail_seen.load(Ordering::Acquire);
-            let to_end = (capacity - (head & self.mask as u64)) as usize;
+            let position = head & POSITION;
+            let to_end = capacity - (position as usize & self.mask);
             let padding = if size <= to_end { 0 } else { to_end };
-            let end = head + (padding + size) as u64;
-            if end - tail > capacity {
-                tail = self.refresh_tail();
-                if end - tail > capacity {
+            let end = position + (padding + size) as u64;
+            let mut used = distance(producers.tail_seen.load(Ordering::Acquire), end) as usize;
+            if used > capacity {
+                used = distance(self.refresh_tail(), end) as usize;
+                if used > capacity {
                     return None;
                 }
             }
+            let next = ((head & !POSITION).wrapping_add(ONE_RECORD)) | (end & POSITION);
             if producers
                 .head
-                .compare_exchange_weak(head, end, Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange_weak(head, next, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
             {
-                break (head, end, tail);
+                break (position, padding, used);
             }
         };
-        on_reserved();
-        let padding = (end - reserved) as usize - size;
-        let offset = reserved as usize & self.mask;
+        let offset = position as usize & self.mask;
         if padding > 0 {
             self.state(offset)
                 .store(padding as u32 | PADDING | COMMITTED, Ordering::Release);
@@ -176,7 +222,7 @@ impl<H: Plain> Ring<H> {
         }
         self.state(record)
             .store(payload as u32 | COMMITTED, Ordering::Release);
-        Some((end - tail) as usize)
+        Some(used)
     }
 
     /// Consumer: hands each committed record (header and payload after it)
@@ -185,14 +231,15 @@ impl<H: Plain> Ring<H> {
     /// Returns the number of records visited. Calls from two threads at
     /// once are refused (the second returns 0).
     pub fn consume(&self, budget: usize, mut visit: impl FnMut(H, &[u8])) -> usize {
-        if self.consuming.swap(true, Ordering::Acquire) {
+        let consumer = &*self.consumer;
+        if consumer.busy.swap(true, Ordering::Acquire) {
             return 0;
         }
-        let start = self.tail.load(Ordering::Relaxed);
-        let head = self.producers.head.load(Ordering::Acquire);
+        let start = consumer.tail.load(Ordering::Relaxed);
+        let head = self.producers.head.load(Ordering::Acquire) & POSITION;
         let mut position = start;
         let mut visited = 0;
-        while position < head && ((position - start) as usize) < budget {
+        while position != head && (distance(start, position) as usize) < budget {
             let offset = position as usize & self.mask;
             let state = self.state(offset).load(Ordering::Acquire);
             if state & COMMITTED == 0 {
@@ -200,7 +247,7 @@ impl<H: Plain> Ring<H> {
             }
             let length = (state & LENGTH) as usize;
             if state & PADDING != 0 {
-                position += length as u64;
+                position = (position + length as u64) & POSITION;
                 continue;
             }
             // SAFETY: the record is committed: its producer wrote these
@@ -217,24 +264,27 @@ impl<H: Plain> Ring<H> {
             };
             visit(header, payload);
             visited += 1;
-            position += align_up(WORD + length) as u64;
+            position = (position + align_up(WORD + length) as u64) & POSITION;
         }
-        self.zero(start, position);
-        self.tail.store(position, Ordering::Release);
-        self.consuming.store(false, Ordering::Release);
+        self.zero(start, distance(start, position) as usize);
+        consumer
+            .consumed
+            .fetch_add(visited as u64, Ordering::Release);
+        consumer.tail.store(position, Ordering::Release);
+        consumer.busy.store(false, Ordering::Release);
         visited
     }
 
-    /// Restores the zero invariant on the released range [from, to).
-    fn zero(&self, from: u64, to: u64) {
-        let mut position = from;
-        while position < to {
-            let offset = position as usize & self.mask;
-            let length = ((to - position) as usize).min(self.capacity() - offset);
+    /// Restores the zero invariant on the `length` bytes released from `from`.
+    fn zero(&self, from: u64, mut length: usize) {
+        let mut offset = from as usize & self.mask;
+        while length > 0 {
+            let chunk = length.min(self.capacity() - offset);
             // SAFETY: the range lies inside the storage, and only the
             // consumer (this call) may touch it until `tail` is released.
-            unsafe { std::ptr::write_bytes(self.base().add(offset), 0, length) };
-            position += length as u64;
+            unsafe { std::ptr::write_bytes(self.base().add(offset), 0, chunk) };
+            length -= chunk;
+            offset = 0;
         }
     }
 }
@@ -271,8 +321,7 @@ mod tests {
                         producer: 0,
                         sequence: n
                     },
-                    &[b"ab", &body],
-                    || {}
+                    &[b"ab", &body]
                 )
                 .is_some()
             );
@@ -300,7 +349,6 @@ mod tests {
                         sequence: n,
                     },
                     &[&body],
-                    || {},
                 )
                 .is_some()
             })
@@ -313,8 +361,7 @@ mod tests {
                     producer: 0,
                     sequence: 0
                 },
-                &[&body],
-                || {}
+                &[&body]
             )
             .is_some()
         );
@@ -333,7 +380,6 @@ mod tests {
                         sequence: n,
                     },
                     &[&body],
-                    || {},
                 )
                 .is_none()
             {
@@ -361,10 +407,7 @@ mod tests {
                 thread::spawn(move || {
                     for sequence in 0..per_producer {
                         let body = sequence.to_le_bytes();
-                        while ring
-                            .push(&Tag { producer, sequence }, &[&body], || {})
-                            .is_none()
-                        {
+                        while ring.push(&Tag { producer, sequence }, &[&body]).is_none() {
                             thread::yield_now();
                         }
                     }
@@ -389,6 +432,42 @@ mod tests {
     }
 
     #[test]
+    fn positions_and_counts_wrap_around() {
+        let ring = Ring::<Tag>::near_wrap(256, 100);
+        let start = ring.reserved();
+        let mut expected = 0u32;
+        for n in 0..1000u32 {
+            let body = vec![n as u8; (n % 90) as usize];
+            while ring
+                .push(
+                    &Tag {
+                        producer: 0,
+                        sequence: n,
+                    },
+                    &[&body],
+                )
+                .is_none()
+            {
+                for (tag, payload) in drain(&ring) {
+                    assert_eq!(
+                        (tag.sequence, payload.len()),
+                        (expected, (expected % 90) as usize)
+                    );
+                    expected += 1;
+                }
+            }
+            assert_eq!(
+                ring.reserved(),
+                start + n as u64 + 1,
+                "counted across the wrap"
+            );
+        }
+        expected += drain(&ring).len() as u32;
+        assert_eq!(expected, 1000);
+        assert!(ring.is_empty());
+    }
+
+    #[test]
     fn budget_bounds_one_consume() {
         let ring = Ring::<Tag>::new(4096, 64);
         for n in 0..10 {
@@ -398,7 +477,6 @@ mod tests {
                     sequence: n,
                 },
                 &[&[0; 16]],
-                || {},
             )
             .unwrap();
         }

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use crate::error::{Error, describe, dnstap_result};
 use crate::logger::{LogOutcome, Logger};
 use crate::options::{LogLevel, Options, emit};
-use crate::record::{MAX_FRAME_SIZE, Message, Octets, RecordHeader};
+use crate::record::{MAX_FRAME_SIZE, Message, Octets};
 use types::{dnstap_log_callback, dnstap_message, dnstap_policy, dnstap_stats};
 
 /// Runs a body, turning a panic into `$default`.
@@ -77,6 +77,7 @@ impl dnstap_options {
 /// # Safety
 /// If `len` is non-zero and `ptr` is not NULL, `ptr` must point to `len`
 /// readable bytes that stay valid for `'a`.
+#[inline(always)] // returned through memory, the slice costs a store-forwarding stall
 unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &'static str) -> Result<&'a [u8], Error> {
     if len == 0 {
         return Ok(&[]);
@@ -99,6 +100,7 @@ unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &'static str) -> Result<&'
 /// # Safety
 /// A non-NULL `ptr` must point to a `sockaddr_in` if its family is AF_INET,
 /// or a `sockaddr_in6` if AF_INET6.
+#[inline(always)]
 unsafe fn socket_address(
     ptr: *const libc::sockaddr,
     what: &str,
@@ -149,18 +151,23 @@ fn check_size(given: u32, minimum: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// Validates a caller's message into the queued form.
+/// Validates a caller's message into `out`, the queued form.
 ///
 /// # Safety
 /// `m` is non-NULL and points to a `dnstap_message` of at least the `size`
 /// it states, whose pointers honour their lengths and outlive `'a`.
-unsafe fn message<'a>(m: *const dnstap_message, envelope: usize) -> Result<Message<'a>, Error> {
+unsafe fn read_message<'a>(
+    m: *const dnstap_message,
+    envelope: usize,
+    out: &mut Message<'a>,
+) -> Result<(), Error> {
     // SAFETY: every layout starts with the u32 size; read it alone, so a
     // struct smaller than ours is refused before it is read past its end.
     check_size(unsafe { std::ptr::read(m.cast::<u32>()) }, MESSAGE_SIZE_V1)?;
     // SAFETY: the caller's struct is at least as large as ours.
     let m: &'a dnstap_message = unsafe { &*m };
-    let mut header = RecordHeader::new(m.r#type, m.socket_protocol, m.http_protocol)?;
+    let header = &mut out.header;
+    header.set_kind(m.r#type, m.socket_protocol, m.http_protocol)?;
     // SAFETY (both): the caller promises valid sockaddrs.
     if let Some((octets, port)) = unsafe { socket_address(m.query_address, "query address")? } {
         header.set_query_address(octets, port)?;
@@ -175,39 +182,29 @@ unsafe fn message<'a>(m: *const dnstap_message, envelope: usize) -> Result<Messa
     if m.response_time_sec != 0 || m.response_time_nsec != 0 {
         header.set_response_time(m.response_time_sec, m.response_time_nsec)?;
     }
-    let none: &'a [u8] = &[];
-    let (policy_type, rule, value) = if m.policy.is_null() {
-        (none, none, none)
-    } else {
+    // SAFETY: the caller's pointers cover their lengths.
+    unsafe {
+        out.strings[0] = bytes(m.query_message, m.query_message_len, "query message")?;
+        out.strings[1] = bytes(
+            m.response_message,
+            m.response_message_len,
+            "response message",
+        )?;
+        out.strings[2] = bytes(m.query_zone, m.query_zone_len, "query zone")?;
+        out.strings[3] = bytes(m.extra, m.extra_len, "extra")?;
+    }
+    if !m.policy.is_null() {
         // SAFETY: non-NULL, and the caller promises a valid dnstap_policy
         // whose pointers cover their lengths.
         let p: &'a dnstap_policy = unsafe { &*m.policy };
-        header.set_policy(p.action, p.r#match)?;
+        out.header.set_policy(p.action, p.r#match)?;
         unsafe {
-            (
-                bytes(p.r#type, p.type_len, "policy type")?,
-                bytes(p.rule, p.rule_len, "policy rule")?,
-                bytes(p.value, p.value_len, "policy value")?,
-            )
+            out.strings[4] = bytes(p.r#type, p.type_len, "policy type")?;
+            out.strings[5] = bytes(p.rule, p.rule_len, "policy rule")?;
+            out.strings[6] = bytes(p.value, p.value_len, "policy value")?;
         }
-    };
-    // SAFETY: the caller's pointers cover their lengths.
-    let strings = unsafe {
-        [
-            bytes(m.query_message, m.query_message_len, "query message")?,
-            bytes(
-                m.response_message,
-                m.response_message_len,
-                "response message",
-            )?,
-            bytes(m.query_zone, m.query_zone_len, "query zone")?,
-            bytes(m.extra, m.extra_len, "extra")?,
-            policy_type,
-            rule,
-            value,
-        ]
-    };
-    Message::new(header, strings, envelope)
+    }
+    out.complete(envelope)
 }
 
 /// Creates an options object with the defaults: no sink (one must be set),
@@ -468,10 +465,11 @@ pub extern "C" fn dnstap_log_message(h: *mut dnstap, m: *const dnstap_message) -
         if m.is_null() {
             return Error::Null("message").code() as c_int;
         }
+        let mut message = Message::default();
         // SAFETY: a caller-filled dnstap_message whose pointers cover their
-        // lengths; message() reads `size` before the rest.
-        let outcome = unsafe { message(m, handle.logger.envelope()) }
-            .map(|message| handle.logger.log_message(&message));
+        // lengths; read_message reads `size` before the rest.
+        let outcome = unsafe { read_message(m, handle.logger.envelope(), &mut message) }
+            .map(|()| handle.logger.log_message(&message));
         match outcome {
             Ok(LogOutcome::Queued) => OK,
             Ok(LogOutcome::Dropped) => dnstap_result::DNSTAP_DROPPED as c_int,
