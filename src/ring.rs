@@ -367,34 +367,46 @@ mod tests {
         );
     }
 
-    #[test]
-    fn records_never_wrap_and_space_is_reused_many_times() {
-        let ring = Ring::<Tag>::new(256, 100);
+    /// Pushes `count` records with bodies `body(n)` through a small ring,
+    /// draining whenever it is full, and checks every record comes back in
+    /// order; `pushed(n)` runs after each push.
+    fn cycle(ring: &Ring<Tag>, count: u32, body: fn(u32) -> Vec<u8>, mut pushed: impl FnMut(u32)) {
         let mut expected = 0u32;
-        for n in 0..10_000u32 {
-            let body = vec![(n % 251) as u8; (n % 97) as usize];
+        let mut check = |ring: &Ring<Tag>| {
+            for (tag, payload) in drain(ring) {
+                assert_eq!((tag.sequence, payload), (expected, body(expected)));
+                expected += 1;
+            }
+        };
+        for n in 0..count {
             while ring
                 .push(
                     &Tag {
                         producer: 0,
                         sequence: n,
                     },
-                    &[&body],
+                    &[&body(n)],
                 )
                 .is_none()
             {
-                for (tag, payload) in drain(&ring) {
-                    assert_eq!(tag.sequence, expected);
-                    assert_eq!(
-                        payload,
-                        vec![(expected % 251) as u8; (expected % 97) as usize]
-                    );
-                    expected += 1;
-                }
+                check(ring);
             }
+            pushed(n);
         }
-        expected += drain(&ring).len() as u32;
-        assert_eq!(expected, 10_000);
+        check(ring);
+        assert_eq!(expected, count);
+        assert!(ring.is_empty());
+    }
+
+    #[test]
+    fn records_never_wrap_and_space_is_reused_many_times() {
+        let ring = Ring::<Tag>::new(256, 100);
+        cycle(
+            &ring,
+            10_000,
+            |n| vec![(n % 251) as u8; (n % 97) as usize],
+            |_| {},
+        );
     }
 
     #[test]
@@ -435,36 +447,18 @@ mod tests {
     fn positions_and_counts_wrap_around() {
         let ring = Ring::<Tag>::near_wrap(256, 100);
         let start = ring.reserved();
-        let mut expected = 0u32;
-        for n in 0..1000u32 {
-            let body = vec![n as u8; (n % 90) as usize];
-            while ring
-                .push(
-                    &Tag {
-                        producer: 0,
-                        sequence: n,
-                    },
-                    &[&body],
-                )
-                .is_none()
-            {
-                for (tag, payload) in drain(&ring) {
-                    assert_eq!(
-                        (tag.sequence, payload.len()),
-                        (expected, (expected % 90) as usize)
-                    );
-                    expected += 1;
-                }
-            }
-            assert_eq!(
-                ring.reserved(),
-                start + n as u64 + 1,
-                "counted across the wrap"
-            );
-        }
-        expected += drain(&ring).len() as u32;
-        assert_eq!(expected, 1000);
-        assert!(ring.is_empty());
+        cycle(
+            &ring,
+            1000,
+            |n| vec![n as u8; (n % 90) as usize],
+            |n| {
+                assert_eq!(
+                    ring.reserved(),
+                    start + n as u64 + 1,
+                    "counted across the wrap"
+                );
+            },
+        );
     }
 
     #[test]
