@@ -1,0 +1,83 @@
+# shellcheck shell=bash
+# Shared by the server CI steps (sourced, not run): libdnstap installs and
+# cached server builds under $DNSTAP_KIT_CACHE, and process helpers.
+#
+#   source ci/lib/build.sh                  # also sources sources.sh
+#   prefix=$(install_libdnstap)             # libdnstap for the current sources
+#   dir=$(cached_build unbound 1.22.0 build_unbound_fn --flags...)
+#   wait_for_path /run/x.sock 10; wait_for_tcp 127.0.0.1 5353 10
+#   stop_process "$pid" TERM 10
+
+# shellcheck source=ci/lib/sources.sh
+source "$(dirname "${BASH_SOURCE[0]}")/sources.sh"
+
+# install_libdnstap: installs libdnstap (release) into a prefix keyed by the
+# library's sources and prints the prefix; reused while the sources match.
+install_libdnstap() {
+    local prefix
+    prefix="$DNSTAP_KIT_CACHE/libdnstap/$(library_hash)"
+    if [[ ! -e "$prefix/.done" ]]; then
+        make -s -C "$DNSTAP_KIT_ROOT" install PREFIX="$prefix" >&2 || return 1
+        touch "$prefix/.done"
+    fi
+    echo "$prefix"
+}
+
+# cached_build NAME VERSION BUILD_FN EXTRA...: prints the directory of a
+# build of NAME VERSION with its patch series, keyed by build_key (tarball,
+# patches, library, EXTRA). On a miss, unpacks the patched tree into
+# DIR/src and runs `BUILD_FN DIR/src DIR/install` (which must configure,
+# build and install there); a failed build leaves no cache entry.
+cached_build() {
+    local name=$1 version=$2 build_fn=$3 key dir
+    shift 3
+    key=$(build_key "$name" "$version" "$build_fn" "$@") || return 1
+    dir="$DNSTAP_KIT_CACHE/builds/$name-$version-$key"
+    if [[ ! -e "$dir/.done" ]]; then
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        unpack_patched "$name" "$version" "$dir/src" >&2 || return 1
+        if ! "$build_fn" "$dir/src" "$dir/install" >"$dir/build.log" 2>&1; then
+            tail -n 60 "$dir/build.log" >&2
+            echo "build.sh: building $name $version failed (log: $dir/build.log)" >&2
+            mv "$dir" "$dir.failed.$$"
+            return 1
+        fi
+        touch "$dir/.done"
+    fi
+    echo "$dir"
+}
+
+# wait_for_path PATH SECONDS: until PATH exists (a socket, a pid file).
+wait_for_path() {
+    local path=$1 tenths=$(($2 * 10))
+    while [[ ! -e "$path" ]]; do
+        ((tenths-- > 0)) || { echo "build.sh: $path did not appear" >&2; return 1; }
+        sleep 0.1
+    done
+}
+
+# wait_for_tcp ADDR PORT SECONDS: until something listens there.
+wait_for_tcp() {
+    local addr=$1 port=$2 tenths=$(($3 * 10))
+    until (exec 3<>"/dev/tcp/$addr/$port") 2>/dev/null; do
+        ((tenths-- > 0)) || { echo "build.sh: nothing listens on $addr:$port" >&2; return 1; }
+        sleep 0.1
+    done
+}
+
+# stop_process PID SIGNAL SECONDS: signals PID and waits for it to end;
+# kills it (and fails) if it is still there after SECONDS.
+stop_process() {
+    local pid=$1 signal=$2 tenths=$(($3 * 10))
+    kill "-$signal" "$pid" 2>/dev/null || return 0
+    while kill -0 "$pid" 2>/dev/null; do
+        if ((tenths-- <= 0)); then
+            kill -KILL "$pid" 2>/dev/null || true
+            echo "build.sh: process $pid ignored SIG$signal for $3 s" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    wait "$pid" 2>/dev/null || true
+}
