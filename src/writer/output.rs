@@ -1,16 +1,14 @@
 //! The writer's end of the sink: a Frame Streams file or a collector socket.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io;
 use std::net::SocketAddr;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::Context;
 use super::socket::Connection;
 use crate::error::Error;
-use crate::framestream::{ControlType, DNSTAP_CONTENT_TYPE, control_frame};
+use crate::framestream::{ControlType, DNSTAP_CONTENT_TYPE, StreamFile, control_frame};
 use crate::options::{LogLevel, RECONNECT_MIN};
 use crate::sink::SinkSpec;
 
@@ -101,31 +99,17 @@ impl Output {
 
 pub struct FileOutput {
     path: PathBuf,
-    file: Option<File>,
-    /// Length of the file up to the last whole frame: a failed write is cut
-    /// back to it, so the file never holds a partial frame.
-    good_len: u64,
+    file: Option<StreamFile>,
     next_attempt: Instant,
-}
-
-fn create_stream_file(path: &Path) -> io::Result<File> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)?;
-    file.write_all(&control_frame(ControlType::Start, &[DNSTAP_CONTENT_TYPE]))?;
-    Ok(file)
 }
 
 impl FileOutput {
     fn open(path: &Path) -> Result<FileOutput, Error> {
-        let file = create_stream_file(path).map_err(|err| {
+        let file = StreamFile::create(path).map_err(|err| {
             Error::Io(format!("cannot open dnstap file {}: {err}", path.display()))
         })?;
         Ok(FileOutput {
             path: path.to_path_buf(),
-            good_len: file.metadata().map(|m| m.len()).unwrap_or(0),
             file: Some(file),
             next_attempt: Instant::now(),
         })
@@ -139,9 +123,8 @@ impl FileOutput {
     }
 
     fn open_again(&mut self, ctx: &Context<'_>) {
-        match create_stream_file(&self.path) {
+        match StreamFile::create(&self.path) {
             Ok(file) => {
-                self.good_len = file.metadata().map(|m| m.len()).unwrap_or(0);
                 self.file = Some(file);
                 ctx.counters().add_reconnect();
                 ctx.log(
@@ -166,21 +149,15 @@ impl FileOutput {
                 error: Some(io::Error::other("file is not open")),
             };
         };
-        match file.write_all(bytes) {
-            Ok(()) => {
-                self.good_len += bytes.len() as u64;
-                Written {
-                    bytes: bytes.len(),
-                    error: None,
-                }
-            }
+        match file.append(bytes) {
+            Ok(()) => Written {
+                bytes: bytes.len(),
+                error: None,
+            },
             Err(err) => {
-                // Cut a partial frame off; the next batch retries (a full
-                // disk that gains space resumes by itself).
-                let cut = file
-                    .set_len(self.good_len)
-                    .and_then(|()| file.seek(SeekFrom::Start(self.good_len)));
-                if cut.is_err() {
+                // The next batch retries: a full disk that gains space
+                // resumes by itself.
+                if file.is_broken() {
                     self.file = None;
                 }
                 Written {
@@ -194,29 +171,23 @@ impl FileOutput {
     /// Replaces the file if it was renamed or removed (logrotate); keeps
     /// writing if the path still names the open file.
     fn reopen(&mut self, ctx: &Context<'_>) {
-        if let Some(file) = &self.file {
-            let same = match (file.metadata(), std::fs::metadata(&self.path)) {
-                (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
-                _ => false,
-            };
-            if same {
-                ctx.log(
-                    LogLevel::DNSTAP_LOG_INFO,
-                    &format!(
-                        "reopen: {} was not rotated; still writing to it",
-                        self.path.display()
-                    ),
-                );
-                return;
-            }
+        if self.file.as_ref().is_some_and(StreamFile::is_at_path) {
+            ctx.log(
+                LogLevel::DNSTAP_LOG_INFO,
+                &format!(
+                    "reopen: {} was not rotated; still writing to it",
+                    self.path.display()
+                ),
+            );
+            return;
         }
         self.close(ctx);
         self.open_again(ctx);
     }
 
     fn close(&mut self, ctx: &Context<'_>) {
-        if let Some(mut file) = self.file.take() {
-            if let Err(err) = file.write_all(&control_frame(ControlType::Stop, &[])) {
+        if let Some(file) = self.file.take() {
+            if let Err(err) = file.finish() {
                 ctx.log(
                     LogLevel::DNSTAP_LOG_ERROR,
                     &format!("cannot finish dnstap file {}: {err}", self.path.display()),

@@ -10,8 +10,12 @@
 //! checks every length against a limit before the caller buffers anything,
 //! so a hostile peer cannot make a reader allocate by announcing a size.
 
+mod file;
+
 use std::fmt;
 use std::io::{self, Read};
+
+pub use file::StreamFile;
 
 /// The content type of dnstap payloads.
 pub const DNSTAP_CONTENT_TYPE: &[u8] = b"protobuf:dnstap.Dnstap";
