@@ -102,12 +102,12 @@ unpack_patched() {
 }
 
 # library_hash: what a server build depends on in this repository (the
-# library's sources, header, build files).
+# library's sources, header, build files; not the CLI in src/bin).
 library_hash() {
     (
         cd "$DNSTAP_KIT_ROOT" &&
             find Cargo.toml Cargo.lock build.rs cbindgen.toml Makefile libdnstap.pc.in include proto src \
-                -type f -print0 | sort -z | xargs -0 cat
+                -path src/bin -prune -o -type f -print0 | sort -z | xargs -0 cat
     ) | sha256sum | cut -c1-16
 }
 
