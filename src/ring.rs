@@ -56,6 +56,18 @@ fn distance(from: u64, to: u64) -> u64 {
     to.wrapping_sub(from) & POSITION
 }
 
+enum Reservation {
+    /// `padding` bytes then the record from `position`; `used` bytes in use.
+    Reserved {
+        position: u64,
+        padding: usize,
+        used: usize,
+    },
+    Full,
+    /// Another producer moved `head` first.
+    Retry,
+}
+
 /// The producers' cache line: the packed head, and a recent copy of
 /// `tail`, so that a push does not read the line the consumer keeps writing
 /// unless the ring looks full.
@@ -171,6 +183,41 @@ impl<H: Plain> Ring<H> {
         consumed + ((head >> POSITION_BITS).wrapping_sub(consumed) & COUNT)
     }
 
+    /// Tries to reserve `size` bytes at the position of `head` (a value the
+    /// caller loaded): one CAS.
+    fn reserve(&self, head: u64, size: usize) -> Reservation {
+        let producers = &*self.producers;
+        let capacity = self.capacity();
+        let position = head & POSITION;
+        let to_end = capacity - (position as usize & self.mask);
+        let padding = if size <= to_end { 0 } else { to_end };
+        let end = position + (padding + size) as u64;
+        let mut used = distance(producers.tail_seen.load(Ordering::Acquire), end) as usize;
+        if used > capacity {
+            used = distance(self.refresh_tail(), end) as usize;
+            if used > capacity {
+                // With `head` unchanged the ring is full. Otherwise `head`
+                // was stale, and the tail may even have passed it.
+                if producers.head.load(Ordering::Relaxed) != head {
+                    return Reservation::Retry;
+                }
+                return Reservation::Full;
+            }
+        }
+        let next = ((head & !POSITION).wrapping_add(ONE_RECORD)) | (end & POSITION);
+        match producers
+            .head
+            .compare_exchange_weak(head, next, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => Reservation::Reserved {
+                position,
+                padding,
+                used,
+            },
+            Err(_) => Reservation::Retry,
+        }
+    }
+
     /// Copies a record (`header`, then `parts` one after the other) into the
     /// ring. Returns `None` when there is no room, else an upper bound of
     /// the bytes now in use (exact as of the last time the ring looked full).
@@ -178,28 +225,15 @@ impl<H: Plain> Ring<H> {
     pub fn push(&self, header: &H, parts: &[&[u8]]) -> Option<usize> {
         let payload = size_of::<H>() + parts.iter().map(|p| p.len()).sum::<usize>();
         let size = align_up(WORD + payload);
-        let capacity = self.capacity();
-        let producers = &*self.producers;
         let (position, padding, used) = loop {
-            let head = producers.head.load(Ordering::Relaxed);
-            let position = head & POSITION;
-            let to_end = capacity - (position as usize & self.mask);
-            let padding = if size <= to_end { 0 } else { to_end };
-            let end = position + (padding + size) as u64;
-            let mut used = distance(producers.tail_seen.load(Ordering::Acquire), end) as usize;
-            if used > capacity {
-                used = distance(self.refresh_tail(), end) as usize;
-                if used > capacity {
-                    return None;
-                }
-            }
-            let next = ((head & !POSITION).wrapping_add(ONE_RECORD)) | (end & POSITION);
-            if producers
-                .head
-                .compare_exchange_weak(head, next, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-            {
-                break (position, padding, used);
+            match self.reserve(self.producers.head.load(Ordering::Relaxed), size) {
+                Reservation::Reserved {
+                    position,
+                    padding,
+                    used,
+                } => break (position, padding, used),
+                Reservation::Full => return None,
+                Reservation::Retry => {}
             }
         };
         let offset = position as usize & self.mask;
@@ -459,6 +493,69 @@ mod tests {
                 );
             },
         );
+    }
+
+    #[test]
+    fn a_stale_head_behind_the_tail_retries_instead_of_dropping() {
+        let ring = Ring::<Tag>::new(256, 64);
+        let stale = ring.producers.head.load(Ordering::Relaxed);
+        for n in 0..3 {
+            ring.push(
+                &Tag {
+                    producer: 0,
+                    sequence: n,
+                },
+                &[&[0; 40]],
+            )
+            .unwrap();
+        }
+        drain(&ring);
+        ring.refresh_tail();
+        // A producer that loaded `head` before those pushes now sees a tail
+        // ahead of it: the ring is empty, not full.
+        assert!(matches!(ring.reserve(stale, 56), Reservation::Retry));
+        let current = ring.producers.head.load(Ordering::Relaxed);
+        assert!(matches!(
+            ring.reserve(current, 56),
+            Reservation::Reserved { .. }
+        ));
+    }
+
+    #[test]
+    fn a_ring_far_from_full_never_refuses() {
+        // A producer whose view of head is stale can see a tail ahead of
+        // it; that is a reason to retry, never to drop. The ring holds all
+        // 900 000 records (32 bytes each), so any refusal is wrong.
+        let ring = Arc::new(Ring::<Tag>::new(1 << 25, 64));
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let consumer = {
+            let (ring, done) = (Arc::clone(&ring), Arc::clone(&done));
+            thread::spawn(move || {
+                let mut consumed = 0u64;
+                while !done.load(Ordering::Relaxed) || !ring.is_empty() {
+                    consumed += ring.consume(usize::MAX, |_, _| {}) as u64;
+                }
+                consumed
+            })
+        };
+        let producers: Vec<_> = (0..3u32)
+            .map(|producer| {
+                let ring = Arc::clone(&ring);
+                thread::spawn(move || {
+                    (0..300_000u32)
+                        .filter(|&sequence| {
+                            ring.push(&Tag { producer, sequence }, &[&[1u8; 16]])
+                                .is_none()
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        let refused: usize = producers.into_iter().map(|p| p.join().unwrap()).sum();
+        done.store(true, Ordering::Relaxed);
+        let consumed = consumer.join().unwrap();
+        assert_eq!(refused, 0, "refusals with the ring nearly empty");
+        assert_eq!(consumed, 900_000);
     }
 
     #[test]
