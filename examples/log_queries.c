@@ -2,8 +2,9 @@
  * log_queries: what a DNS server does with libdnstap, in miniature.
  *
  * Two "worker" threads answer made-up queries and log each as a
- * CLIENT_QUERY and a CLIENT_RESPONSE. Usage: log_queries SINK [COUNT]
- * (SINK as in dnstap_options_set_sink: a path, file:, unix:, tcp:ADDR@PORT).
+ * CLIENT_QUERY and a CLIENT_RESPONSE. Usage: log_queries SINK [COUNT [QUEUE]]
+ * (SINK as in dnstap_options_set_sink: a path, file:, unix:, tcp:ADDR@PORT;
+ * COUNT queries per thread, default 5; QUEUE the queue capacity).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dnstap.h>
@@ -96,7 +97,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s SINK [COUNT]\n", argv[0]);
+		fprintf(stderr, "usage: %s SINK [COUNT [QUEUE]]\n", argv[0]);
 		return 2;
 	}
 	opts = dnstap_options_new();
@@ -107,6 +108,8 @@ int main(int argc, char **argv)
 		rc = dnstap_options_set_identity(opts, (const uint8_t *)"demo.example", 12);
 	if (rc == DNSTAP_OK)
 		rc = dnstap_options_set_version(opts, (const uint8_t *)"log_queries 1", 13);
+	if (rc == DNSTAP_OK && argc > 3)
+		rc = dnstap_options_set_queue_capacity(opts, (uint32_t)atol(argv[3]));
 	if (rc == DNSTAP_OK)
 		rc = dnstap_init(opts, &tap);
 	if (rc != DNSTAP_OK) {
