@@ -44,6 +44,9 @@ cached_build() {
             return 1
         fi
         touch "$dir/.done"
+        # Builds for older inputs are not used again.
+        find "$DNSTAP_KIT_CACHE/builds" -mindepth 1 -maxdepth 1 -name "$name-$version-*" \
+            ! -path "$dir" -exec rm -rf {} +
     fi
     echo "$dir"
 }
