@@ -145,6 +145,36 @@ fn garbage_instead_of_accept_is_reported_and_retried_with_backoff() {
 }
 
 #[test]
+fn a_collector_that_closes_after_the_handshake_gets_backoff_not_a_loop() {
+    let dir = temp_dir("close-after-handshake");
+    let collector = Collector::unix(&dir, Behaviour::CloseAfterHandshake);
+    let log = LogLines::default();
+    let mut options = options(&collector.sink, &log);
+    options.set_reconnect_max_ms(200).unwrap();
+    let logger = Logger::new(&options).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let attempts = collector.connection_attempts();
+    logger.shutdown();
+    assert!(
+        (3..=20).contains(&attempts),
+        "{attempts} connections in 1.5 s:\n{}",
+        log.dump()
+    );
+    let flaps = log.containing("ended the connection right after the handshake");
+    assert!(
+        (1..=2).contains(&flaps),
+        "throttled to one line per interval:\n{}",
+        log.dump()
+    );
+    assert_eq!(
+        log.containing("connected to collector"),
+        1,
+        "{}",
+        log.dump()
+    );
+}
+
+#[test]
 fn logging_resumes_after_the_collector_restarts() {
     let dir = temp_dir("restart");
     let log = LogLines::default();

@@ -160,8 +160,10 @@ pub struct dnstap_stats {
 
 /// Receives the library's log lines: `level` is a `DNSTAP_LOG_*` value
 /// (syslog numbering), `message` a NUL-terminated line without a newline,
-/// valid only during the call. Called from the writer thread, and from
-/// `dnstap_init`/`dnstap_fini` on the caller's thread; must not call back
-/// into the library with the same handle.
+/// valid only during the call. Called from the writer thread (which the
+/// library creates: a host whose logger needs per-thread registration must
+/// handle an unknown thread), and on the caller's thread from
+/// `dnstap_init`, `dnstap_fini` and failing `dnstap_options_set_*` calls;
+/// must not call back into the library with the same handle.
 pub type dnstap_log_callback =
     Option<unsafe extern "C" fn(user: *mut c_void, level: c_int, message: *const c_char)>;

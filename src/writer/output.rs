@@ -19,6 +19,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(1);
 const STALL_LIMIT: Duration = Duration::from_secs(30);
 /// A collector that takes nothing for this long is reported.
 const STALL_WARNING: Duration = Duration::from_secs(2);
+/// A connection that ends sooner than this after its handshake counts as
+/// a failed attempt.
+const FLAP_WINDOW: Duration = Duration::from_secs(1);
 /// A socket reopen (`dnstap_reopen`) waits this long for FINISH.
 const REOPEN_FINISH_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -47,6 +50,8 @@ impl Output {
                 next_attempt: Instant::now(),
                 failures: 0,
                 ever_connected: false,
+                connected_at: Instant::now(),
+                flapping: false,
             }),
         })
     }
@@ -230,18 +235,16 @@ pub struct SocketOutput {
     next_attempt: Instant,
     failures: u64,
     ever_connected: bool,
+    connected_at: Instant,
+    /// The last connection ended within FLAP_WINDOW of its handshake.
+    flapping: bool,
 }
 
 impl SocketOutput {
     fn ready(&mut self, ctx: &Context<'_>) -> bool {
         if let Some(connection) = self.connection.as_mut() {
             if let Err(err) = connection.check_alive() {
-                self.connection = None;
-                self.next_attempt = Instant::now() + RECONNECT_MIN;
-                ctx.log(
-                    LogLevel::DNSTAP_LOG_WARNING,
-                    &format!("{}: {err}; reconnecting", self.target),
-                );
+                self.lose(ctx, &err);
             }
         }
         if self.connection.is_none() && Instant::now() >= self.next_attempt {
@@ -255,6 +258,7 @@ impl SocketOutput {
         match self.open(deadline) {
             Ok(connection) => {
                 self.connection = Some(connection);
+                self.connected_at = Instant::now();
                 if self.ever_connected {
                     ctx.counters().add_reconnect();
                 }
@@ -262,13 +266,16 @@ impl SocketOutput {
                     0 => String::new(),
                     n => format!(" after {n} failed attempts"),
                 };
-                ctx.log(
-                    LogLevel::DNSTAP_LOG_INFO,
-                    &format!("connected to collector {}{after}", self.target),
-                );
+                // A collector that keeps closing at once is reported by
+                // the throttled line in `lose`, not once per connection.
+                if !self.flapping {
+                    ctx.log(
+                        LogLevel::DNSTAP_LOG_INFO,
+                        &format!("connected to collector {}{after}", self.target),
+                    );
+                }
                 self.ever_connected = true;
                 self.failures = 0;
-                self.backoff = RECONNECT_MIN;
             }
             Err(err) => {
                 self.failures += 1;
@@ -280,6 +287,29 @@ impl SocketOutput {
                 ));
                 self.backoff = (self.backoff * 2).min(ctx.config.reconnect_max);
             }
+        }
+    }
+
+    /// The connection ended (`err` says how). One that ended right after
+    /// its handshake counts as a failed attempt, so a collector that
+    /// accepts and closes is retried with backoff, not in a loop.
+    fn lose(&mut self, ctx: &Context<'_>, err: &io::Error) {
+        self.connection = None;
+        self.flapping = self.connected_at.elapsed() < FLAP_WINDOW;
+        if self.flapping {
+            self.next_attempt = Instant::now() + self.backoff;
+            self.backoff = (self.backoff * 2).min(ctx.config.reconnect_max);
+            ctx.log_throttled(&format!(
+                "collector {} ended the connection right after the handshake: {err}; retrying with backoff",
+                self.target
+            ));
+        } else {
+            self.backoff = RECONNECT_MIN;
+            self.next_attempt = Instant::now() + RECONNECT_MIN;
+            ctx.log(
+                LogLevel::DNSTAP_LOG_WARNING,
+                &format!("{}: {err}; reconnecting", self.target),
+            );
         }
     }
 
@@ -361,8 +391,7 @@ impl SocketOutput {
                 error: None,
             },
             Err(err) => {
-                self.connection = None;
-                self.next_attempt = Instant::now() + RECONNECT_MIN;
+                self.lose(ctx, &err);
                 Written {
                     bytes: sent,
                     error: Some(err),

@@ -32,6 +32,8 @@ pub enum Behaviour {
     StallAfterHandshake,
     /// Expects START without READY (a unidirectional writer).
     Unidirectional,
+    /// Completes the handshake, then closes the connection at once.
+    CloseAfterHandshake,
 }
 
 /// What one connection showed.
@@ -150,6 +152,9 @@ fn serve(
         return;
     };
     update(&mut |s| s.start = Some(start.clone()));
+    if behaviour == Behaviour::CloseAfterHandshake {
+        return;
+    }
     if behaviour == Behaviour::StallAfterHandshake {
         while !stop.load(Ordering::Relaxed) {
             thread::sleep(Duration::from_millis(20));
