@@ -16,22 +16,7 @@ fn a_library_file_with_every_type_conforms() {
     write_library_file(&path, &library_messages(1..=14, Protocols::All));
     let run = kit(&["check", path_str(&path)], None);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    for name in [
-        "AUTH_QUERY",
-        "AUTH_RESPONSE",
-        "RESOLVER_QUERY",
-        "RESOLVER_RESPONSE",
-        "CLIENT_QUERY",
-        "CLIENT_RESPONSE",
-        "FORWARDER_QUERY",
-        "FORWARDER_RESPONSE",
-        "STUB_QUERY",
-        "STUB_RESPONSE",
-        "TOOL_QUERY",
-        "TOOL_RESPONSE",
-        "UPDATE_QUERY",
-        "UPDATE_RESPONSE",
-    ] {
+    for name in MESSAGE_TYPE_NAMES {
         assert!(
             run.stdout.contains(&format!("  {name:<20} {:>10}\n", 1)),
             "{name} not counted:\n{}",

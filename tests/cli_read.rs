@@ -108,22 +108,7 @@ fn json_has_every_field() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let records = json_lines(&run);
     assert_eq!(records.len(), 14);
-    let names = [
-        "AUTH_QUERY",
-        "AUTH_RESPONSE",
-        "RESOLVER_QUERY",
-        "RESOLVER_RESPONSE",
-        "CLIENT_QUERY",
-        "CLIENT_RESPONSE",
-        "FORWARDER_QUERY",
-        "FORWARDER_RESPONSE",
-        "STUB_QUERY",
-        "STUB_RESPONSE",
-        "TOOL_QUERY",
-        "TOOL_RESPONSE",
-        "UPDATE_QUERY",
-        "UPDATE_RESPONSE",
-    ];
+    let names = MESSAGE_TYPE_NAMES;
     let protocols = [
         "UDP",
         "TCP",

@@ -213,6 +213,24 @@ pub fn update(id: u16, zone: &str, name: &str, address: [u8; 4], response: bool)
 // ---------------------------------------------------------------------------
 // Files written by the library.
 
+/// `Message.Type` names, values 1 to 14, as the schema spells them.
+pub const MESSAGE_TYPE_NAMES: [&str; 14] = [
+    "AUTH_QUERY",
+    "AUTH_RESPONSE",
+    "RESOLVER_QUERY",
+    "RESOLVER_RESPONSE",
+    "CLIENT_QUERY",
+    "CLIENT_RESPONSE",
+    "FORWARDER_QUERY",
+    "FORWARDER_RESPONSE",
+    "STUB_QUERY",
+    "STUB_RESPONSE",
+    "TOOL_QUERY",
+    "TOOL_RESPONSE",
+    "UPDATE_QUERY",
+    "UPDATE_RESPONSE",
+];
+
 pub const BASE_SEC: u64 = 1_795_000_000;
 pub const QUERY_NSEC: u32 = 123_456_789;
 pub const RESPONSE_NSEC: u32 = 124_456_789;
