@@ -22,13 +22,6 @@ pub enum SinkSpec {
     Tcp(SocketAddr),
 }
 
-impl SinkSpec {
-    /// Whether the sink is a socket, where Frame Streams is bidirectional.
-    pub fn is_socket(&self) -> bool {
-        !matches!(self, SinkSpec::File(_))
-    }
-}
-
 fn non_empty_path(kind: &str, path: &str) -> Result<PathBuf, Error> {
     if path.is_empty() {
         return Err(Error::invalid(format!("{kind} sink has an empty path")));
@@ -162,12 +155,5 @@ mod tests {
         assert!(reason("tcp:127.0.0.1@").contains("1..65535"));
         assert!(reason("udp:127.0.0.1@53").contains("unknown sink type"));
         assert!(reason(&format!("unix:/{}", "x".repeat(200))).contains("at most 107"));
-    }
-
-    #[test]
-    fn only_sockets_are_bidirectional() {
-        assert!(!parse("/tmp/x").unwrap().is_socket());
-        assert!(parse("unix:/tmp/x").unwrap().is_socket());
-        assert!(parse("tcp:127.0.0.1@1").unwrap().is_socket());
     }
 }

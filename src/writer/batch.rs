@@ -30,14 +30,6 @@ impl Batch {
         &self.bytes
     }
 
-    pub fn len_bytes(&self) -> usize {
-        self.bytes.len()
-    }
-
-    pub fn frames(&self) -> usize {
-        self.frame_ends.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.frame_ends.is_empty()
     }
@@ -90,8 +82,7 @@ mod tests {
     #[test]
     fn settle_counts_whole_frames_only() {
         let mut batch = batch_of(3);
-        let frame = batch.len_bytes() / 3;
-        assert_eq!(batch.frames(), 3);
+        let frame = batch.bytes().len() / 3;
         let settled = batch.settle(2 * frame + 1);
         assert_eq!(
             settled,
@@ -105,7 +96,7 @@ mod tests {
         let mut batch = batch_of(2);
         assert_eq!(batch.settle(0).lost_frames, 2);
         let mut batch = batch_of(2);
-        let all = batch.len_bytes();
+        let all = batch.bytes().len();
         assert_eq!(batch.settle(all).written_frames, 2);
     }
 }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 
-pub use batch::{Batch, Settled};
+use batch::Batch;
 pub(crate) use output::Output;
 
 use crate::logger::Shared;
