@@ -21,13 +21,6 @@ pub struct Stats {
     pub reconnects: u64,
 }
 
-impl Stats {
-    /// Messages accepted and not yet written or lost.
-    pub fn in_flight(&self) -> u64 {
-        self.accepted.saturating_sub(self.written + self.lost)
-    }
-}
-
 /// The writer thread's counters (one writer: plain relaxed atomics).
 #[derive(Default)]
 pub(crate) struct WriterCounters {
