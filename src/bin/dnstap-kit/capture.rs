@@ -475,12 +475,10 @@ impl Connection {
     }
 }
 
+/// Stop on SIGINT/SIGTERM (as `read --follow` does), reopen on SIGHUP.
 fn register_signals() -> io::Result<(Arc<AtomicBool>, Arc<AtomicBool>)> {
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = crate::input::stop_on_signals()?;
     let reopen = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))?;
-    }
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reopen))?;
     Ok((stop, reopen))
 }
