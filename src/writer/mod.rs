@@ -148,13 +148,18 @@ impl DropReport {
 }
 
 /// Moves queued records to the output in large writes until the queue is
-/// empty, a write fails, or `until` passes.
-fn drain(ctx: &Context<'_>, output: &mut Output, batch: &mut Batch, until: Option<Instant>) {
+/// empty, a write fails, or `until` passes; false if a write failed.
+fn drain(
+    ctx: &Context<'_>,
+    output: &mut Output,
+    batch: &mut Batch,
+    until: Option<Instant>,
+) -> bool {
     let queue = &ctx.shared.queue;
     loop {
         queue.consume(BATCH_BYTES, |header, payload| batch.push(&header, payload));
         if batch.is_empty() {
-            return;
+            return true;
         }
         let written = output.write(batch.bytes(), ctx);
         let settled = batch.settle(written.bytes);
@@ -166,10 +171,10 @@ fn drain(ctx: &Context<'_>, output: &mut Output, batch: &mut Batch, until: Optio
                 "write failed: {err}; {} messages lost",
                 settled.lost_frames
             ));
-            return;
+            return false;
         }
         if until.is_some_and(|until| Instant::now() >= until) {
-            return;
+            return true;
         }
     }
 }
@@ -191,19 +196,22 @@ pub(crate) fn run(shared: Arc<Shared>, config: WriterConfig, mut output: Output)
         if let Some(deadline) = shared.drain_deadline() {
             return finish(&ctx, &mut output, &mut batch, deadline);
         }
-        let ready = output.ready(&ctx);
-        if ready {
-            drain(&ctx, &mut output, &mut batch, None);
-        }
+        let writing = output.ready(&ctx) && drain(&ctx, &mut output, &mut batch, None);
         drops.check(&ctx);
-        if ready && !shared.queue.is_empty() {
+        if writing && !shared.queue.is_empty() {
             continue;
         }
         let now = Instant::now();
         let sleep = output
             .next_attempt()
             .map_or(tick, |at| at.saturating_duration_since(now).min(tick));
-        shared.queue.wait(sleep);
+        if writing {
+            shared.queue.wait(sleep);
+        } else {
+            // A sink that is down or failing cannot take what producers
+            // queue: waking on their threshold would spin until it is back.
+            thread::park_timeout(sleep);
+        }
     }
 }
 
@@ -211,16 +219,15 @@ pub(crate) fn run(shared: Arc<Shared>, config: WriterConfig, mut output: Output)
 fn finish(ctx: &Context<'_>, output: &mut Output, batch: &mut Batch, deadline: Instant) {
     let queue = &ctx.shared.queue;
     while !queue.is_empty() && Instant::now() < deadline {
-        if output.ready(ctx) {
-            drain(ctx, output, batch, Some(deadline));
-        } else {
-            let retry = output.next_attempt().unwrap_or(deadline).min(deadline);
-            thread::sleep(
-                retry
-                    .saturating_duration_since(Instant::now())
-                    .min(TICK_MAX),
-            );
+        if output.ready(ctx) && drain(ctx, output, batch, Some(deadline)) {
+            continue;
         }
+        let retry = output.next_attempt().unwrap_or(deadline).min(deadline);
+        thread::sleep(
+            retry
+                .saturating_duration_since(Instant::now())
+                .min(TICK_MAX),
+        );
     }
     let left = batch.settle(0).lost_frames + queue.discard();
     if left > 0 {

@@ -323,7 +323,19 @@ impl SocketOutput {
                 &control_frame(ControlType::Ready, &[DNSTAP_CONTENT_TYPE]),
                 deadline,
             )?;
-            let answer = connection.read_control(deadline)?;
+            let answer = connection.read_control(deadline).map_err(|err| {
+                if err.kind() == io::ErrorKind::UnexpectedEof {
+                    // What fstrm_capture does when it expects another
+                    // content type: it closes without a word.
+                    io::Error::new(
+                        err.kind(),
+                        "collector closed the connection instead of accepting \
+                         protobuf:dnstap.Dnstap (does it expect another content type?)",
+                    )
+                } else {
+                    err
+                }
+            })?;
             if answer.kind != ControlType::Accept {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
