@@ -8,9 +8,10 @@
 #ifndef DNSTAP_TEST_COMMON_H
 #define DNSTAP_TEST_COMMON_H
 
-/* clock_gettime, nanosleep, inet_pton: POSIX, hidden by -std=c11 alone. */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
+/* clock_gettime, nanosleep, inet_pton (POSIX) and RUSAGE_THREAD (Linux):
+ * hidden by -std=c11 alone. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
 #endif
 
 #include <arpa/inet.h>
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -94,6 +96,92 @@ static inline int wait_for_path(const char *path, unsigned timeout_ms)
         sleep_ms(10);
     }
     return 0;
+}
+
+/* ---- timing log calls ---- */
+
+/*
+ * Wall-clock latency alone cannot tell a call that blocks from a thread
+ * that the kernel (or the hypervisor) preempted: on a small VM a loop of
+ * bare clock_gettime calls sees gaps of 10-100 ms. So each timed call is
+ * also bracketed by getrusage(RUSAGE_THREAD): a call with a voluntary
+ * context switch went to sleep inside the library (futex, poll, I/O); one
+ * with only involuntary switches was preempted.
+ */
+struct call_timing {
+    uint64_t calls;
+    uint64_t max_ns;       /* slowest call */
+    uint64_t max_ran_ns;   /* slowest call that was not switched out */
+    uint64_t slept;        /* calls with a voluntary context switch */
+    uint64_t max_slept_ns; /* the slowest of them */
+    uint64_t preempted;    /* calls with an involuntary switch only */
+};
+
+static inline uint64_t max_u64(uint64_t a, uint64_t b)
+{
+    return a > b ? a : b;
+}
+
+static inline void thread_usage(struct rusage *ru)
+{
+    CHECK(getrusage(RUSAGE_THREAD, ru) == 0, "getrusage");
+}
+
+/* dnstap_log_message, timed into `t`; `*took_ns` gets its wall time. */
+static inline int timed_log(struct dnstap *h, const struct dnstap_message *m,
+                            struct call_timing *t, uint64_t *took_ns)
+{
+    struct rusage before, after;
+    thread_usage(&before);
+    const uint64_t t0 = mono_ns();
+    const int rc = dnstap_log_message(h, m);
+    const uint64_t took = mono_ns() - t0;
+    thread_usage(&after);
+    t->calls++;
+    t->max_ns = max_u64(t->max_ns, took);
+    if (after.ru_nvcsw != before.ru_nvcsw) {
+        t->slept++;
+        t->max_slept_ns = max_u64(t->max_slept_ns, took);
+    } else if (after.ru_nivcsw != before.ru_nivcsw) {
+        t->preempted++;
+    } else {
+        t->max_ran_ns = max_u64(t->max_ran_ns, took);
+    }
+    *took_ns = took;
+    return rc;
+}
+
+static inline void merge_timing(struct call_timing *into, const struct call_timing *t)
+{
+    into->calls += t->calls;
+    into->max_ns = max_u64(into->max_ns, t->max_ns);
+    into->max_ran_ns = max_u64(into->max_ran_ns, t->max_ran_ns);
+    into->slept += t->slept;
+    into->max_slept_ns = max_u64(into->max_slept_ns, t->max_slept_ns);
+    into->preempted += t->preempted;
+}
+
+/*
+ * The latency a limit applies to. Strict: every call except those that were
+ * only preempted (a call that slept inside the library always counts).
+ * Relaxed (valgrind, whose scheduler puts a thread to sleep while another
+ * one runs): every call.
+ */
+static inline uint64_t checked_latency(const struct call_timing *t, int strict)
+{
+    return strict ? max_u64(t->max_ran_ns, t->max_slept_ns) : t->max_ns;
+}
+
+/* The figures behind checked_latency, and the limit, on two lines. */
+static inline void print_timing(const struct call_timing *t, int strict, uint64_t limit_ms)
+{
+    printf("calls %" PRIu64 ": max %.3f ms; ran through: max %.3f ms; slept in the library: %" PRIu64
+           " (max %.3f ms); preempted only: %" PRIu64 "\n",
+           t->calls, (double)t->max_ns / 1e6, (double)t->max_ran_ns / 1e6, t->slept,
+           (double)t->max_slept_ns / 1e6, t->preempted);
+    printf("checked max=%.3fms (%s), limit %" PRIu64 "ms\n",
+           (double)checked_latency(t, strict) / 1e6, strict ? "all but preempted calls" : "all calls",
+           limit_ms);
 }
 
 /* ---- DNS wire format ---- */

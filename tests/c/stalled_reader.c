@@ -13,22 +13,15 @@
  * 4. dnstap_fini_stats must return within 4 s although the collector is
  *    still stopped, with exact counters.
  *
- * Wall-clock latency alone cannot tell a call that blocks from a thread
- * that the kernel (or the hypervisor) preempted: on a small VM a loop of
- * bare clock_gettime calls sees gaps of 10-100 ms. So each call is also
- * bracketed by getrusage(RUSAGE_THREAD). In "strict" mode the limit
- * applies to every call except those that were only preempted (an
- * involuntary context switch and no voluntary one): a call that went to
- * sleep inside the library (futex, poll, I/O) is always checked, and the
- * number of such calls is printed. "relaxed" mode (valgrind, whose
- * scheduler puts a thread to sleep while another one runs) checks the
+ * Each call is timed with timed_log() (common.h). In "strict" mode the
+ * limit applies to every call except those that were only preempted; a
+ * call that went to sleep inside the library is always checked, and the
+ * number of such calls is printed. "relaxed" mode (valgrind) checks the
  * limit against every call. The raw maximum is printed in both.
  */
-#define _GNU_SOURCE /* RUSAGE_THREAD */
 #include "common.h"
 
 #include <pthread.h>
-#include <sys/resource.h>
 
 #define QUEUE 1024
 #define WARMUP 200
@@ -62,19 +55,10 @@ static uint64_t bucket_floor(unsigned b)
 struct logger {
     struct dnstap *h;
     int index;
-    uint64_t calls, ok, dropped, other;
-    uint64_t max_ns;       /* slowest call */
-    uint64_t max_ran_ns;   /* slowest call that was not switched out */
-    uint64_t slept;        /* calls with a voluntary context switch */
-    uint64_t max_slept_ns; /* the slowest of them */
-    uint64_t preempted;    /* calls with an involuntary switch only */
+    uint64_t ok, dropped, other;
+    struct call_timing timing;
     uint64_t histogram[BUCKETS];
 };
-
-static void thread_usage(struct rusage *ru)
-{
-    CHECK(getrusage(RUSAGE_THREAD, ru) == 0, "getrusage");
-}
 
 static void *run(void *arg)
 {
@@ -106,27 +90,11 @@ static void *run(void *arg)
     m.query_time_sec = (uint64_t)now.tv_sec;
     m.query_time_nsec = (uint32_t)now.tv_nsec;
 
-    struct rusage before, after;
     const uint64_t start = mono_ns();
-    while (l->calls < MAX_CALLS && mono_ns() - start < RUN_NS) {
-        thread_usage(&before);
-        const uint64_t t0 = mono_ns();
-        int rc = dnstap_log_message(l->h, &m);
-        const uint64_t took = mono_ns() - t0;
-        thread_usage(&after);
-        l->calls++;
+    while (l->timing.calls < MAX_CALLS && mono_ns() - start < RUN_NS) {
+        uint64_t took;
+        const int rc = timed_log(l->h, &m, &l->timing, &took);
         l->histogram[bucket_of(took)]++;
-        if (took > l->max_ns) {
-            l->max_ns = took;
-        }
-        if (after.ru_nvcsw != before.ru_nvcsw) {
-            l->slept++;
-            l->max_slept_ns = took > l->max_slept_ns ? took : l->max_slept_ns;
-        } else if (after.ru_nivcsw != before.ru_nivcsw) {
-            l->preempted++;
-        } else if (took > l->max_ran_ns) {
-            l->max_ran_ns = took;
-        }
         if (rc == DNSTAP_OK) {
             l->ok++;
         } else if (rc == DNSTAP_DROPPED) {
@@ -196,38 +164,29 @@ int main(int argc, char **argv)
         CHECK(pthread_create(&ids[i], NULL, run, &loggers[i]) == 0, "pthread_create");
     }
     static uint64_t histogram[BUCKETS];
-    uint64_t calls = 0, ok = 0, dropped = 0, other = 0, max_ns = 0, max_ran_ns = 0;
-    uint64_t slept = 0, max_slept_ns = 0, preempted = 0;
+    struct call_timing timing = {0};
+    uint64_t ok = 0, dropped = 0, other = 0;
     for (int i = 0; i < LOGGERS; i++) {
         CHECK(pthread_join(ids[i], NULL) == 0, "pthread_join");
         struct logger *l = &loggers[i];
-        calls += l->calls;
         ok += l->ok;
         dropped += l->dropped;
         other += l->other;
-        slept += l->slept;
-        preempted += l->preempted;
-        max_ns = l->max_ns > max_ns ? l->max_ns : max_ns;
-        max_ran_ns = l->max_ran_ns > max_ran_ns ? l->max_ran_ns : max_ran_ns;
-        max_slept_ns = l->max_slept_ns > max_slept_ns ? l->max_slept_ns : max_slept_ns;
+        merge_timing(&timing, &l->timing);
         for (unsigned b = 0; b < BUCKETS; b++) {
             histogram[b] += l->histogram[b];
         }
     }
+    const uint64_t calls = timing.calls;
     const struct dnstap_stats during = current_stats(h);
     printf("stalled: %" PRIu64 " calls from %d threads: %" PRIu64 " queued, %" PRIu64
            " dropped, %" PRIu64 " errors\n",
            calls, LOGGERS, ok, dropped, other);
     printf("latency p50=%" PRIu64 "ns p99=%" PRIu64 "ns p99.9=%" PRIu64 "ns max=%.3fms\n",
            quantile(histogram, calls, 0.50), quantile(histogram, calls, 0.99),
-           quantile(histogram, calls, 0.999), (double)max_ns / 1e6);
-    printf("calls that ran through: max=%.3fms; that slept in the library: %" PRIu64
-           " (max %.3fms); preempted only: %" PRIu64 "\n",
-           (double)max_ran_ns / 1e6, slept, (double)max_slept_ns / 1e6, preempted);
-    const uint64_t checked_ns =
-        strict ? (max_ran_ns > max_slept_ns ? max_ran_ns : max_slept_ns) : max_ns;
-    printf("checked max=%.3fms (%s), limit %" PRIu64 "ms\n", (double)checked_ns / 1e6,
-           strict ? "all but preempted calls" : "all calls", max_latency_ns / 1000000u);
+           quantile(histogram, calls, 0.999), (double)timing.max_ns / 1e6);
+    print_timing(&timing, strict, max_latency_ns / 1000000u);
+    const uint64_t checked_ns = checked_latency(&timing, strict);
     print_stats("stalled_reader_during", &during);
 
     const uint64_t fini_start = mono_ns();
