@@ -27,7 +27,9 @@ install_libdnstap() {
 # build of NAME VERSION with its patch series, keyed by build_key (tarball,
 # patches, library, EXTRA). On a miss, unpacks the patched tree into
 # DIR/src and runs `BUILD_FN DIR/src DIR/install` (which must configure,
-# build and install there); a failed build leaves no cache entry.
+# build and install there); a failed build leaves no cache entry. BUILD_FN
+# runs as the condition of an `if`, where bash ignores `set -e`: a failing
+# step does not stop it, so its last command must check its product.
 cached_build() {
     local name=$1 version=$2 build_fn=$3 key dir
     shift 3
