@@ -13,8 +13,11 @@
 //! - [`queue`]: the bounded queue (a lock-free ring of bytes), its counters and sampling.
 //! - [`writer`]: the writer thread and its transports.
 //! - [`logger`]: the Rust API that ties them together.
+//! - [`decode`]: the read side, used by the `dnstap-kit` CLI: a record
+//!   decoded and printed as text, YAML or JSON, DNS messages parsed.
 //! - `ffi`: the C ABI, the only place that dereferences C pointers.
 
+pub mod decode;
 pub mod error;
 pub mod framestream;
 pub mod logger;

@@ -16,6 +16,13 @@ use dnstap::framestream::{ControlType, DNSTAP_CONTENT_TYPE, encode_control, enco
 use dnstap::proto;
 use dnstap::{Logger, MessageFields, Options, PolicyFields, Timestamp};
 
+// DNS names and protobuf fields byte by byte, shared with the unit tests
+// (each test crate uses some of them).
+#[path = "../../src/decode/testing.rs"]
+mod testing;
+#[allow(unused_imports)]
+pub use testing::{put_bytes, put_key, put_uint, put_varint, wire_name};
+
 /// Every run of the binary ends within this time, or the test fails.
 pub const RUN_LIMIT: Duration = Duration::from_secs(60);
 
@@ -155,16 +162,6 @@ macro_rules! require {
 
 // ---------------------------------------------------------------------------
 // DNS messages.
-
-pub fn wire_name(name: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    for label in name.split('.').filter(|l| !l.is_empty()) {
-        out.push(label.len() as u8);
-        out.extend_from_slice(label.as_bytes());
-    }
-    out.push(0);
-    out
-}
 
 fn header(id: u16, flags: u16, counts: [u16; 4]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -385,29 +382,6 @@ pub fn frame_stream(content_type: &[u8], payloads: &[Vec<u8>], stop: bool) -> Ve
 
 pub fn dnstap_stream(payloads: &[Vec<u8>]) -> Vec<u8> {
     frame_stream(DNSTAP_CONTENT_TYPE, payloads, true)
-}
-
-pub fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push(value as u8 | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-pub fn put_key(out: &mut Vec<u8>, field: u32, wire_type: u8) {
-    put_varint(out, (u64::from(field) << 3) | u64::from(wire_type));
-}
-
-pub fn put_uint(out: &mut Vec<u8>, field: u32, value: u64) {
-    put_key(out, field, 0);
-    put_varint(out, value);
-}
-
-pub fn put_bytes(out: &mut Vec<u8>, field: u32, value: &[u8]) {
-    put_key(out, field, 2);
-    put_varint(out, value.len() as u64);
-    out.extend_from_slice(value);
 }
 
 /// A `Dnstap` record around encoded `Message` bytes, plus `tail` appended

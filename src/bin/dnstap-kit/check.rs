@@ -25,11 +25,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, BufWriter, ErrorKind, Write};
 
+use dnstap::decode::{Record, dns, names};
 use dnstap::proto;
 
-use crate::dns;
 use crate::input::{self, Outcome};
-use crate::render::{self, Record};
 use crate::{CheckArgs, exit};
 
 /// Fields a producer should set, by name as in the schema.
@@ -155,7 +154,7 @@ fn check_enum(
     violations: &mut Vec<String>,
     name: &str,
     value: Option<i32>,
-    names: render::EnumNames,
+    names: names::EnumNames,
 ) {
     if let Some(value) = value
         && names(value).is_none()
@@ -194,7 +193,7 @@ fn check_address(
         Some(Err(_)) => return, // the family itself is reported
     };
     if address.len() != expected {
-        let family = render::socket_family_name(family.unwrap_or(0)).unwrap_or("?");
+        let family = names::socket_family_name(family.unwrap_or(0)).unwrap_or("?");
         violations.push(format!(
             "{name} is {} bytes; {family} addresses are {expected}",
             address.len()
@@ -248,7 +247,7 @@ pub fn check_frame(payload: &[u8]) -> Verdict {
     let v = &mut verdict.violations;
     match record.dnstap_type() {
         None => v.push("Dnstap.type (required) is missing".into()),
-        Some(t) if render::dnstap_type_name(t).is_none() => {
+        Some(t) if names::dnstap_type_name(t).is_none() => {
             v.push(format!("Dnstap.type {t} is not a value the schema defines"));
         }
         Some(_) => {}
@@ -295,19 +294,19 @@ pub fn check_frame(payload: &[u8]) -> Verdict {
         v,
         "socket_family",
         m.socket_family,
-        render::socket_family_name,
+        names::socket_family_name,
     );
     check_enum(
         v,
         "socket_protocol",
         m.socket_protocol,
-        render::socket_protocol_name,
+        names::socket_protocol_name,
     );
     check_enum(
         v,
         "http_protocol",
         m.http_protocol,
-        render::http_protocol_name,
+        names::http_protocol_name,
     );
     if m.http_protocol.is_some() && m.socket_protocol != Some(proto::SocketProtocol::Doh as i32) {
         v.push("http_protocol is set but socket_protocol is not DOH".into());
@@ -331,13 +330,8 @@ pub fn check_frame(payload: &[u8]) -> Verdict {
     check_dns(v, "query_message", &m.query_message, true);
     check_dns(v, "response_message", &m.response_message, false);
     if let Some(policy) = &m.policy {
-        check_enum(
-            v,
-            "policy.action",
-            policy.action,
-            render::policy_action_name,
-        );
-        check_enum(v, "policy.match", policy.r#match, render::policy_match_name);
+        check_enum(v, "policy.action", policy.action, names::policy_action_name);
+        check_enum(v, "policy.match", policy.r#match, names::policy_match_name);
     }
     verdict
 }
@@ -474,7 +468,7 @@ fn output_error(err: io::Error) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dns::tests::{Builder, response, wire_name};
+    use crate::testing::{Builder, response, wire_name};
     use prost::Message as _;
 
     fn query() -> Vec<u8> {

@@ -1,16 +1,16 @@
 //! dnstap-kit: capture, read and check dnstap.
 //!
-//! Built on the library's Frame Streams ([`dnstap::framestream`]) and
-//! protobuf ([`dnstap::proto`]) modules; nothing here re-implements them.
+//! Built on the library's Frame Streams ([`dnstap::framestream`]),
+//! protobuf ([`dnstap::proto`]) and read-side ([`dnstap::decode`]: records,
+//! DNS messages, text/YAML/JSON) modules; nothing here re-implements them.
 
 mod capture;
 mod check;
-mod dns;
 mod input;
-mod pbwalk;
 mod read;
-mod render;
-mod time;
+#[cfg(test)]
+#[path = "../../decode/testing.rs"]
+mod testing;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +59,16 @@ pub enum Format {
     Yaml,
     /// One JSON object per line (schema in the README).
     Json,
+}
+
+impl From<Format> for dnstap::decode::Format {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Text => Self::Text,
+            Format::Yaml => Self::Yaml,
+            Format::Json => Self::Json,
+        }
+    }
 }
 
 #[derive(clap::Args)]

@@ -10,9 +10,10 @@ use std::io::{self, BufWriter, ErrorKind, Write};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
+use dnstap::decode;
+
 use crate::input::{self, Outcome};
-use crate::render::{self, Record};
-use crate::{Format, ReadArgs, exit};
+use crate::{ReadArgs, exit};
 
 /// Why printing stopped early.
 enum Halt {
@@ -48,11 +49,7 @@ pub fn run(args: ReadArgs) -> u8 {
     } else {
         args.files
     };
-    let render: fn(&mut String, &Record) = match args.format {
-        Format::Text => render::write_text,
-        Format::Yaml => render::write_yaml,
-        Format::Json => render::write_json,
-    };
+    let format = decode::Format::from(args.format);
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut text = String::with_capacity(4096);
@@ -69,12 +66,9 @@ pub fn run(args: ReadArgs) -> u8 {
         let name = input.name.clone();
         let mut halt = None;
         let (outcome, frames) = input::for_each_frame(&mut input, args.max_frame, |n, payload| {
-            match Record::decode(payload) {
-                Ok(record) => {
-                    text.clear();
-                    render(&mut text, &record);
-                    emit(&mut out, &text, args.follow).map_err(|h| halt = Some(h))
-                }
+            text.clear();
+            match decode::render(payload, format, &mut text) {
+                Ok(()) => emit(&mut out, &text, args.follow).map_err(|h| halt = Some(h)),
                 Err(err) => {
                     let _ = out.flush();
                     eprintln!(

@@ -1,6 +1,6 @@
-//! A decoded dnstap record, and its three renderings: one line of text
-//! (like `dnstap-ldns -q`), YAML (like `dnstap-ldns -y`, with every field)
-//! and JSON (one object per line; the schema is in the README).
+//! The three renderings of a [`Record`]: one line of text (like
+//! `dnstap-ldns -q`), YAML (like `dnstap-ldns -y`, with every field) and
+//! JSON (one object per line; the schema is in the README).
 //!
 //! Renderers append to a `String` the caller reuses, so printing a record
 //! allocates little beyond prost's own decoding.
@@ -9,87 +9,10 @@ use std::fmt::Write;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use base64::Engine as _;
-use dnstap::proto;
-use prost::Message as _;
 
-use crate::dns;
-use crate::pbwalk::{self, In};
-use crate::time;
-
-/// A `Dnstap` record as prost decodes it, plus what prost cannot tell:
-/// unknown fields and whether required fields are present.
-pub struct Record {
-    pub dnstap: proto::Dnstap,
-    pub fields: pbwalk::Fields,
-}
-
-impl Record {
-    pub fn decode(payload: &[u8]) -> Result<Record, String> {
-        let dnstap = proto::Dnstap::decode(payload).map_err(|err| err.to_string())?;
-        // prost accepted the bytes, so the walk does too; should it not,
-        // the record still prints, only without its unknown fields.
-        let fields = pbwalk::walk(payload).unwrap_or_default();
-        Ok(Record { dnstap, fields })
-    }
-
-    /// `Dnstap.type`, if the record carries it.
-    pub fn dnstap_type(&self) -> Option<i32> {
-        self.fields
-            .has(In::Dnstap, 15)
-            .then_some(self.dnstap.r#type)
-    }
-
-    /// `Message.type`, if the record carries a message with a type.
-    pub fn message_type(&self) -> Option<i32> {
-        let message = self.dnstap.message.as_ref()?;
-        self.fields.has(In::Message, 1).then_some(message.r#type)
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Enum names: the schema's name, or None for a value it does not define.
-
-pub fn dnstap_type_name(value: i32) -> Option<&'static str> {
-    proto::dnstap::Type::try_from(value)
-        .ok()
-        .map(|v| v.as_str_name())
-}
-
-pub fn message_type_name(value: i32) -> Option<&'static str> {
-    proto::message::Type::try_from(value)
-        .ok()
-        .map(|v| v.as_str_name())
-}
-
-pub fn socket_family_name(value: i32) -> Option<&'static str> {
-    proto::SocketFamily::try_from(value)
-        .ok()
-        .map(|v| v.as_str_name())
-}
-
-pub fn socket_protocol_name(value: i32) -> Option<&'static str> {
-    proto::SocketProtocol::try_from(value)
-        .ok()
-        .map(|v| v.as_str_name())
-}
-
-pub fn http_protocol_name(value: i32) -> Option<&'static str> {
-    proto::HttpProtocol::try_from(value)
-        .ok()
-        .map(|v| v.as_str_name())
-}
-
-pub fn policy_action_name(value: i32) -> Option<&'static str> {
-    proto::policy::Action::try_from(value)
-        .ok()
-        .map(|v| v.as_str_name())
-}
-
-pub fn policy_match_name(value: i32) -> Option<&'static str> {
-    proto::policy::Match::try_from(value)
-        .ok()
-        .map(|v| v.as_str_name())
-}
+use super::names::*;
+use super::{Record, dns, time};
+use crate::proto;
 
 /// Whether a message type is a query: every QUERY is odd and its RESPONSE
 /// the next value, which also classifies types newer than the schema.
@@ -144,9 +67,6 @@ pub fn policy_value_text(match_kind: Option<i32>, value: &[u8]) -> Option<String
 fn base64(out: &mut String, bytes: &[u8]) {
     base64::engine::general_purpose::STANDARD.encode_string(bytes, out);
 }
-
-/// Names of an enum's values: the schema's name, or None.
-pub type EnumNames = fn(i32) -> Option<&'static str>;
 
 /// `name` or the number when the schema has no name for it.
 fn enum_text(out: &mut String, value: i32, name: EnumNames) {
@@ -688,7 +608,8 @@ pub fn write_json(out: &mut String, record: &Record) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dns::tests::{response, wire_name};
+    use crate::decode::testing::{Rng, response, wire_name};
+    use prost::Message as _;
 
     fn record(message: proto::Message) -> Record {
         let dnstap = proto::Dnstap {
@@ -890,7 +811,7 @@ message:
 
     #[test]
     fn renderers_survive_random_records() {
-        let mut rng = crate::dns::tests::Rng(77);
+        let mut rng = Rng(77);
         let base = record(resolver_response()).dnstap.encode_to_vec();
         let mut out = String::new();
         for _ in 0..5000 {

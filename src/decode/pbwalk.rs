@@ -9,7 +9,8 @@
 
 use std::fmt;
 
-const MAX_DEPTH: usize = 64;
+/// Deepest nesting of groups the walk follows.
+pub const MAX_DEPTH: usize = 64;
 
 /// The schema's messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,28 +193,11 @@ pub fn walk(payload: &[u8]) -> Result<Fields, WalkError> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use dnstap::proto;
+    use crate::decode::testing::{Rng, put_bytes, put_key, put_varint};
+    use crate::proto;
     use prost::Message as _;
-
-    pub fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-        while value >= 0x80 {
-            out.push(value as u8 | 0x80);
-            value >>= 7;
-        }
-        out.push(value as u8);
-    }
-
-    pub fn put_key(out: &mut Vec<u8>, field: u32, wire_type: u8) {
-        put_varint(out, (u64::from(field) << 3) | u64::from(wire_type));
-    }
-
-    pub fn put_bytes(out: &mut Vec<u8>, field: u32, value: &[u8]) {
-        put_key(out, field, 2);
-        put_varint(out, value.len() as u64);
-        out.extend_from_slice(value);
-    }
 
     #[test]
     fn finds_unknown_fields_at_every_level() {
@@ -299,7 +283,7 @@ pub(crate) mod tests {
         }
         let deep: Vec<u8> = std::iter::repeat_n(0x0b, 100).collect();
         assert!(walk(&deep).is_err());
-        let mut rng = crate::dns::tests::Rng(12345);
+        let mut rng = Rng(12345);
         for _ in 0..20_000 {
             let len = (rng.next() % 64) as usize;
             let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
