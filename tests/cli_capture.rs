@@ -438,3 +438,50 @@ fn a_unidirectional_writer_is_captured_too() {
     assert_eq!(status, 0, "{log}");
     assert_eq!(read_file(&output).0, vec![b"one".to_vec()]);
 }
+
+#[test]
+fn frames_already_sent_are_kept_when_capture_is_stopped() {
+    let dir = temp_dir("capture-drain");
+    let socket = unix_listen(&dir);
+    let output = dir.join("out.fs");
+    let capture = Capture::start(&dir, &["--unix", &socket], &output, &[]);
+    let mut peer = raw_peer(&socket);
+    peer.write_all(&control_frame(ControlType::Start, &[DNSTAP_CONTENT_TYPE]))
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(5), || capture
+        .log()
+        .contains("connection 1")
+        || std::fs::metadata(&output).is_ok_and(|m| m.len() > 0)));
+    // While capture is stopped, fill the socket buffer with more frames
+    // than one read takes (64 KiB), then ask it to stop: what the peer
+    // handed over must reach the file.
+    capture.signal(libc::SIGSTOP);
+    peer.set_nonblocking(true).unwrap();
+    let payload = vec![b'x'; 1000];
+    let mut sent = 0u32;
+    let frame = data_frame(&payload);
+    while sent < 1000 {
+        match peer.write(&frame) {
+            Ok(n) if n == frame.len() => sent += 1,
+            Ok(n) => {
+                peer.set_nonblocking(false).unwrap();
+                peer.write_all(&frame[n..]).unwrap();
+                sent += 1;
+                break;
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(err) => panic!("{err}"),
+        }
+    }
+    assert!(
+        sent as usize * frame.len() > 64 * 1024,
+        "only {sent} frames fit in the socket buffer: less than one read"
+    );
+    capture.signal(libc::SIGTERM);
+    capture.signal(libc::SIGCONT);
+    let (status, log) = capture.stop();
+    assert_eq!(status, 0, "{log}");
+    let (frames, stopped) = read_file(&output);
+    assert!(stopped, "{log}");
+    assert_eq!(frames.len(), sent as usize, "{log}");
+}

@@ -67,11 +67,23 @@ impl Throttle {
     }
 }
 
+/// The failures that repeat with every retry, each limited on its own so
+/// that one does not hide another.
+#[derive(Clone, Copy)]
+pub(crate) enum Failure {
+    OpenFile,
+    Write,
+    Connect,
+    ShortConnection,
+}
+
+const FAILURE_KINDS: usize = 4;
+
 /// What the outputs need from the writer.
 pub(crate) struct Context<'a> {
     pub config: &'a WriterConfig,
     shared: &'a Shared,
-    throttle: RefCell<Throttle>,
+    throttles: RefCell<[Throttle; FAILURE_KINDS]>,
 }
 
 impl Context<'_> {
@@ -83,9 +95,11 @@ impl Context<'_> {
         emit(&self.config.log, level, message);
     }
 
-    /// A warning that may repeat with every retry: one line per interval.
-    pub fn log_throttled(&self, message: &str) {
-        if let Some(suppressed) = self.throttle.borrow_mut().due() {
+    /// A warning that may repeat with every retry: one line per interval
+    /// and kind of failure.
+    pub fn log_throttled(&self, failure: Failure, message: &str) {
+        let due = self.throttles.borrow_mut()[failure as usize].due();
+        if let Some(suppressed) = due {
             let note = match suppressed {
                 0 => String::new(),
                 n => format!(" ({n} similar failures since the last report)"),
@@ -167,10 +181,10 @@ fn drain(
             .add_written(settled.written_frames, settled.written_bytes);
         ctx.counters().add_lost(settled.lost_frames);
         if let Some(err) = written.error {
-            ctx.log_throttled(&format!(
-                "write failed: {err}; {} messages lost",
-                settled.lost_frames
-            ));
+            ctx.log_throttled(
+                Failure::Write,
+                &format!("write failed: {err}; {} messages lost", settled.lost_frames),
+            );
             return false;
         }
         if until.is_some_and(|until| Instant::now() >= until) {
@@ -184,7 +198,7 @@ pub(crate) fn run(shared: Arc<Shared>, config: WriterConfig, mut output: Output)
     let ctx = Context {
         config: &config,
         shared: &shared,
-        throttle: RefCell::default(),
+        throttles: RefCell::default(),
     };
     let mut batch = Batch::new(&config.identity, &config.version);
     let mut drops = DropReport::default();

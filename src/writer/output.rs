@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::Context;
 use super::socket::Connection;
+use super::{Context, Failure};
 use crate::error::Error;
 use crate::framestream::{ControlType, DNSTAP_CONTENT_TYPE, StreamFile, control_frame};
 use crate::options::{LogLevel, RECONNECT_MIN};
@@ -139,10 +139,10 @@ impl FileOutput {
             }
             Err(err) => {
                 self.next_attempt = Instant::now() + ctx.config.reconnect_max;
-                ctx.log_throttled(&format!(
-                    "cannot open dnstap file {}: {err}",
-                    self.path.display()
-                ));
+                ctx.log_throttled(
+                    Failure::OpenFile,
+                    &format!("cannot open dnstap file {}: {err}", self.path.display()),
+                );
             }
         }
     }
@@ -280,11 +280,14 @@ impl SocketOutput {
             Err(err) => {
                 self.failures += 1;
                 self.next_attempt = Instant::now() + self.backoff;
-                ctx.log_throttled(&format!(
-                    "cannot connect to collector {}: {err}; retrying with backoff up to {} ms",
-                    self.target,
-                    ctx.config.reconnect_max.as_millis()
-                ));
+                ctx.log_throttled(
+                    Failure::Connect,
+                    &format!(
+                        "cannot connect to collector {}: {err}; retrying with backoff up to {} ms",
+                        self.target,
+                        ctx.config.reconnect_max.as_millis()
+                    ),
+                );
                 self.backoff = (self.backoff * 2).min(ctx.config.reconnect_max);
             }
         }
@@ -295,14 +298,19 @@ impl SocketOutput {
     /// accepts and closes is retried with backoff, not in a loop.
     fn lose(&mut self, ctx: &Context<'_>, err: &io::Error) {
         self.connection = None;
-        self.flapping = self.connected_at.elapsed() < FLAP_WINDOW;
+        let lasted = self.connected_at.elapsed();
+        self.flapping = lasted < FLAP_WINDOW;
         if self.flapping {
             self.next_attempt = Instant::now() + self.backoff;
             self.backoff = (self.backoff * 2).min(ctx.config.reconnect_max);
-            ctx.log_throttled(&format!(
-                "collector {} ended the connection right after the handshake: {err}; retrying with backoff",
-                self.target
-            ));
+            ctx.log_throttled(
+                Failure::ShortConnection,
+                &format!(
+                    "collector {} ended the connection {} ms after the handshake: {err}; retrying with backoff",
+                    self.target,
+                    lasted.as_millis()
+                ),
+            );
         } else {
             self.backoff = RECONNECT_MIN;
             self.next_attempt = Instant::now() + RECONNECT_MIN;

@@ -65,6 +65,8 @@ pub struct Args {
 const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 /// Pending bytes that are written at once.
 const FLUSH_BYTES: usize = 256 * 1024;
+/// Longest time spent at stop reading what the connections still hold.
+const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 const POLL_INTERVAL_MS: u16 = 100;
 
 fn log(line: &str) {
@@ -346,6 +348,8 @@ struct Connection {
     bidirectional: bool,
     opened: Instant,
     frames: u64,
+    /// Bytes read so far.
+    received: u64,
 }
 
 /// Why a connection ended.
@@ -377,7 +381,10 @@ impl Connection {
                     (_, n) => format!("closed in the middle of a frame ({n} bytes discarded)"),
                 }));
             }
-            Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
+            Ok(n) => {
+                self.buffer.extend_from_slice(&chunk[..n]);
+                self.received += n as u64;
+            }
             Err(err)
                 if matches!(
                     err.kind(),
@@ -476,6 +483,28 @@ impl Connection {
 }
 
 /// Stop on SIGINT/SIGTERM (as `read --follow` does), reopen on SIGHUP.
+/// At stop: keeps what the servers already sent (it sits in the sockets'
+/// buffers and they counted it as written), reading for at most
+/// [`DRAIN_LIMIT`] without waiting for more.
+fn drain(
+    connections: &mut [Connection],
+    output: &mut Output,
+    totals: &mut Totals,
+    max_frame: usize,
+) {
+    let deadline = Instant::now() + DRAIN_LIMIT;
+    for connection in connections {
+        while Instant::now() < deadline {
+            let before = connection.received;
+            if connection.on_readable(output, totals, max_frame).is_some()
+                || connection.received == before
+            {
+                break;
+            }
+        }
+    }
+}
+
 fn register_signals() -> io::Result<(Arc<AtomicBool>, Arc<AtomicBool>)> {
     let stop = crate::input::stop_on_signals()?;
     let reopen = Arc::new(AtomicBool::new(false));
@@ -585,6 +614,7 @@ fn capture(args: &Args) -> io::Result<()> {
                     bidirectional: false,
                     opened: Instant::now(),
                     frames: 0,
+                    received: 0,
                 });
             }
         }
@@ -600,6 +630,7 @@ fn capture(args: &Args) -> io::Result<()> {
             last_summary = Instant::now();
         }
     }
+    drain(&mut connections, &mut output, &mut totals, args.max_frame);
     output.finish()?;
     log(&format!("stopped: {}", totals.summary(connections.len())));
     Ok(())
