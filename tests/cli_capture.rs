@@ -418,15 +418,22 @@ fn dash_writes_the_stream_to_stdout() {
     assert_eq!(frames.len(), 50);
 }
 
-#[test]
-fn a_unidirectional_writer_is_captured_too() {
-    let dir = temp_dir("capture-unidirectional");
-    let socket = unix_listen(&dir);
+/// A capture on a unix socket in `dir`, a raw peer that has sent START (a
+/// unidirectional writer), and the capture's output file.
+fn capture_and_started_peer(dir: &Path) -> (Capture, UnixStream, PathBuf) {
+    let socket = unix_listen(dir);
     let output = dir.join("out.fs");
-    let capture = Capture::start(&dir, &["--unix", &socket], &output, &[]);
+    let capture = Capture::start(dir, &["--unix", &socket], &output, &[]);
     let mut peer = raw_peer(&socket);
     peer.write_all(&control_frame(ControlType::Start, &[DNSTAP_CONTENT_TYPE]))
         .unwrap();
+    (capture, peer, output)
+}
+
+#[test]
+fn a_unidirectional_writer_is_captured_too() {
+    let dir = temp_dir("capture-unidirectional");
+    let (capture, mut peer, output) = capture_and_started_peer(&dir);
     peer.write_all(&data_frame(b"one")).unwrap();
     peer.write_all(&control_frame(ControlType::Stop, &[]))
         .unwrap();
@@ -442,16 +449,13 @@ fn a_unidirectional_writer_is_captured_too() {
 #[test]
 fn frames_already_sent_are_kept_when_capture_is_stopped() {
     let dir = temp_dir("capture-drain");
-    let socket = unix_listen(&dir);
-    let output = dir.join("out.fs");
-    let capture = Capture::start(&dir, &["--unix", &socket], &output, &[]);
-    let mut peer = raw_peer(&socket);
-    peer.write_all(&control_frame(ControlType::Start, &[DNSTAP_CONTENT_TYPE]))
-        .unwrap();
-    assert!(wait_until(Duration::from_secs(5), || capture
-        .log()
-        .contains("connection 1")
-        || std::fs::metadata(&output).is_ok_and(|m| m.len() > 0)));
+    let (capture, mut peer, output) = capture_and_started_peer(&dir);
+    // A first frame in the file: the connection is accepted.
+    peer.write_all(&data_frame(b"first")).unwrap();
+    assert!(wait_until(Duration::from_secs(5), || read_file(&output)
+        .0
+        .len()
+        == 1));
     // While capture is stopped, fill the socket buffer with more frames
     // than one read takes (64 KiB), then ask it to stop: what the peer
     // handed over must reach the file.
@@ -483,5 +487,5 @@ fn frames_already_sent_are_kept_when_capture_is_stopped() {
     assert_eq!(status, 0, "{log}");
     let (frames, stopped) = read_file(&output);
     assert!(stopped, "{log}");
-    assert_eq!(frames.len(), sent as usize, "{log}");
+    assert_eq!(frames.len(), 1 + sent as usize, "{log}");
 }
