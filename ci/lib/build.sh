@@ -35,7 +35,9 @@ cached_build() {
     shift 3
     key=$(build_key "$name" "$version" "$build_fn" "$@") || return 1
     dir="$DNSTAP_KIT_CACHE/builds/$name-$version-$key"
-    if [[ ! -e "$dir/.done" ]]; then
+    if [[ -e "$dir/.done" ]]; then
+        touch "$dir/.done" # recently used: kept by the pruning below
+    else
         rm -rf "$dir"
         mkdir -p "$dir"
         unpack_patched "$name" "$version" "$dir/src" >&2 || return 1
@@ -46,11 +48,23 @@ cached_build() {
             return 1
         fi
         touch "$dir/.done"
-        # Builds for older inputs are not used again.
-        find "$DNSTAP_KIT_CACHE/builds" -mindepth 1 -maxdepth 1 -name "$name-$version-*" \
-            ! -path "$dir" -exec rm -rf {} +
+        prune_builds "$name-$version"
     fi
     echo "$dir"
+}
+
+# prune_builds PREFIX: keeps the BUILDS_KEPT most recently used builds
+# named PREFIX-KEY (several are live at once: Knot's static and shared
+# flavours, worktrees on other library sources) and removes the rest, and
+# failed builds.
+BUILDS_KEPT=4
+prune_builds() {
+    local old
+    find "$DNSTAP_KIT_CACHE/builds" -mindepth 1 -maxdepth 1 -name "$1-*.failed.*" -exec rm -rf {} +
+    find "$DNSTAP_KIT_CACHE/builds" -mindepth 2 -maxdepth 2 -path "*/$1-*/.done" -printf '%T@ %h\n' |
+        sort -rn | tail -n +$((BUILDS_KEPT + 1)) | while read -r _ old; do
+        rm -rf "$old"
+    done
 }
 
 # wait_for_path PATH SECONDS: until PATH exists (a socket, a pid file).
