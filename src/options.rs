@@ -1,6 +1,7 @@
 //! Settings of one logger.
 
 use std::fmt;
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -157,11 +158,15 @@ impl Options {
     }
 }
 
-/// Writes one log line to the configured callback or to stderr.
+/// Writes one log line to the configured callback or to stderr. A stderr
+/// that cannot be written (a full disk, a closed pipe) loses the line:
+/// `eprintln!` would panic and end the writer thread.
 pub(crate) fn emit(log: &Option<LogFn>, level: LogLevel, message: &str) {
     match log {
         Some(callback) => callback(level, message),
-        None => eprintln!("libdnstap: {message}"),
+        None => {
+            let _ = writeln!(std::io::stderr().lock(), "libdnstap: {message}");
+        }
     }
 }
 

@@ -919,3 +919,22 @@ fn golang_dnstap_files_are_read() {
         assert!(run.code == 0 || run.code == 3, "{}", run.stderr);
     }
 }
+
+#[test]
+fn unwritable_stdout_and_stderr_end_with_an_exit_code_not_a_panic() {
+    let dir = temp_dir("read-dev-full");
+    let file = library_file(&dir, "one.fs", Protocols::Classic);
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let status = Command::new(kit_path())
+        .args(["read", file.to_str().unwrap()])
+        .stdout(full())
+        .stderr(full())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{status}");
+}

@@ -15,6 +15,8 @@
  *   writer_cpu_pct=0     if > 0: the writer thread's CPU time must stay
  *                        below this share of the run (no busy loop)
  *   max_run_s=90     a bound, should CONTROL_DIR/stop never appear
+ *   stderr_full=0    1: the library logs to its default, stderr, which is
+ *                    /dev/full (every write fails): it must go on working
  *
  * It logs until CONTROL_DIR/stop appears. SIGHUP calls dnstap_reopen from
  * the signal handler, as a server's does. Every 100 ms it prints
@@ -30,12 +32,13 @@
 #include "common.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 
 struct settings {
-    unsigned threads, rate, queue, sample, strict, writer_cpu_pct, max_run_s;
+    unsigned threads, rate, queue, sample, strict, writer_cpu_pct, max_run_s, stderr_full;
     uint64_t limit_ms, fini_limit_ms;
 };
 
@@ -217,7 +220,7 @@ static struct settings parse_settings(int argc, char **argv)
                          .limit_ms = 50, .fini_limit_ms = 3000};
     static const char *const keys[] = {"threads", "rate", "queue", "sample", "strict",
                                        "writer_cpu_pct", "max_run_s", "limit_ms",
-                                       "fini_limit_ms"};
+                                       "fini_limit_ms", "stderr_full"};
     for (int i = 3; i < argc; i++) {
         int known = 0;
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
@@ -234,6 +237,7 @@ static struct settings parse_settings(int argc, char **argv)
         s.max_run_s = setting(argv[i], "max_run_s", s.max_run_s);
         s.limit_ms = setting(argv[i], "limit_ms", (unsigned)s.limit_ms);
         s.fini_limit_ms = setting(argv[i], "fini_limit_ms", (unsigned)s.fini_limit_ms);
+        s.stderr_full = setting(argv[i], "stderr_full", s.stderr_full);
     }
     CHECK(s.threads >= 1 && s.threads <= 16 && s.rate >= 1, "threads 1..16 and rate >= 1");
     return s;
@@ -247,7 +251,13 @@ int main(int argc, char **argv)
     format(stop_file, sizeof stop_file, "%s/stop", argv[2]);
 
     struct dnstap_options *opts = test_options(argv[1], s.queue);
-    CHECK_RC(dnstap_options_set_log_callback(opts, log_line, NULL), DNSTAP_OK);
+    if (s.stderr_full) {
+        const int full = open("/dev/full", O_WRONLY);
+        CHECK(full >= 0 && dup2(full, STDERR_FILENO) == STDERR_FILENO, "/dev/full as stderr");
+        close(full);
+    } else {
+        CHECK_RC(dnstap_options_set_log_callback(opts, log_line, NULL), DNSTAP_OK);
+    }
     if (s.sample != 0) {
         CHECK_RC(dnstap_options_set_sample_rate(opts, s.sample), DNSTAP_OK);
     }

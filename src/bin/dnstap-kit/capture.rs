@@ -7,6 +7,7 @@
 //! complete stream. A peer that breaks the protocol is closed with a log
 //! line naming it; the others are not affected.
 
+use crate::report;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
@@ -70,7 +71,7 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 const POLL_INTERVAL_MS: u16 = 100;
 
 fn log(line: &str) {
-    eprintln!("dnstap-kit capture: {line}");
+    report!("dnstap-kit capture: {line}");
 }
 
 /// Counters for the summary lines.

@@ -21,6 +21,7 @@
 //! Fields the schema does not define are counted, not violations: they are
 //! what a newer writer sends.
 
+use crate::report;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, BufWriter, ErrorKind, Write};
@@ -379,7 +380,7 @@ pub fn run(args: CheckArgs) -> u8 {
         let mut input = match input::open(path, None) {
             Ok(input) => input,
             Err(err) => {
-                eprintln!("dnstap-kit: {}: {err}", path.display());
+                report!("dnstap-kit: {}: {err}", path.display());
                 failed = true;
                 continue;
             }
@@ -421,7 +422,7 @@ pub fn run(args: CheckArgs) -> u8 {
             Outcome::Failed(err) => {
                 failed = true;
                 let _ = out.flush();
-                eprintln!("dnstap-kit: {name}: {err}");
+                report!("dnstap-kit: {name}: {err}");
                 format!("unreadable after {} frames: {err}", tally.frames)
             }
         };
@@ -461,7 +462,7 @@ fn output_error(err: io::Error) -> u8 {
     if err.kind() == ErrorKind::BrokenPipe {
         return exit::FAILURE;
     }
-    eprintln!("dnstap-kit: writing output: {err}");
+    report!("dnstap-kit: writing output: {err}");
     exit::FAILURE
 }
 

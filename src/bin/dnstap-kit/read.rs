@@ -6,6 +6,7 @@
 //! reported once its frames are printed (exit TRUNCATED); a stream whose
 //! START names another content type is an error (exit FAILURE).
 
+use crate::report;
 use std::io::{self, BufWriter, ErrorKind, Write};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -37,7 +38,7 @@ pub fn run(args: ReadArgs) -> u8 {
         match input::stop_on_signals() {
             Ok(stop) => Some(stop),
             Err(err) => {
-                eprintln!("dnstap-kit: cannot handle signals: {err}");
+                report!("dnstap-kit: cannot handle signals: {err}");
                 return exit::FAILURE;
             }
         }
@@ -58,7 +59,7 @@ pub fn run(args: ReadArgs) -> u8 {
         let mut input = match input::open(path, stop.as_ref()) {
             Ok(input) => input,
             Err(err) => {
-                eprintln!("dnstap-kit: {}: {err}", path.display());
+                report!("dnstap-kit: {}: {err}", path.display());
                 failed = true;
                 continue;
             }
@@ -71,7 +72,7 @@ pub fn run(args: ReadArgs) -> u8 {
                 Ok(()) => emit(&mut out, &text, args.follow).map_err(|h| halt = Some(h)),
                 Err(err) => {
                     let _ = out.flush();
-                    eprintln!(
+                    report!(
                         "dnstap-kit: {name}: frame {n}: not a valid dnstap.Dnstap protobuf: {err}"
                     );
                     failed = true;
@@ -83,7 +84,7 @@ pub fn run(args: ReadArgs) -> u8 {
             return match halt {
                 Halt::Closed => exit::OK,
                 Halt::Failed(err) => {
-                    eprintln!("dnstap-kit: writing output: {err}");
+                    report!("dnstap-kit: writing output: {err}");
                     exit::FAILURE
                 }
             };
@@ -92,7 +93,7 @@ pub fn run(args: ReadArgs) -> u8 {
             if err.kind() == ErrorKind::BrokenPipe {
                 return exit::OK;
             }
-            eprintln!("dnstap-kit: writing output: {err}");
+            report!("dnstap-kit: writing output: {err}");
             return exit::FAILURE;
         }
         // An interrupted --follow ends where the stream stands (even before
@@ -102,12 +103,12 @@ pub fn run(args: ReadArgs) -> u8 {
         }
         match &outcome {
             Outcome::Failed(err) => {
-                eprintln!("dnstap-kit: {name}: {err}");
+                report!("dnstap-kit: {name}: {err}");
                 failed = true;
             }
             other => {
                 if let Some(warning) = other.warning(frames) {
-                    eprintln!("dnstap-kit: {name}: warning: {warning}");
+                    report!("dnstap-kit: {name}: warning: {warning}");
                     truncated = true;
                 }
             }
