@@ -39,7 +39,7 @@
 
 struct settings {
     unsigned threads, rate, queue, sample, strict, writer_cpu_pct, max_run_s, stderr_full;
-    uint64_t limit_ms, fini_limit_ms;
+    unsigned limit_ms, fini_limit_ms;
 };
 
 struct logger {
@@ -202,42 +202,33 @@ static void print_tick(const struct dnstap *h)
     fflush(stdout);
 }
 
-static unsigned setting(const char *arg, const char *key, unsigned current)
-{
-    const size_t n = strlen(key);
-    if (strncmp(arg, key, n) != 0 || arg[n] != '=') {
-        return current;
-    }
-    char *end;
-    const unsigned long v = strtoul(arg + n + 1, &end, 10);
-    CHECK(*end == '\0' && arg[n + 1] != '\0' && v <= 100000000ul, "bad %s", arg);
-    return (unsigned)v;
-}
-
 static struct settings parse_settings(int argc, char **argv)
 {
     struct settings s = {.threads = 4, .rate = 10000, .strict = 1, .max_run_s = 90,
                          .limit_ms = 50, .fini_limit_ms = 3000};
-    static const char *const keys[] = {"threads", "rate", "queue", "sample", "strict",
-                                       "writer_cpu_pct", "max_run_s", "limit_ms",
-                                       "fini_limit_ms", "stderr_full"};
+    const struct {
+        const char *key;
+        unsigned *value;
+    } keys[] = {
+        {"threads", &s.threads},     {"rate", &s.rate},
+        {"queue", &s.queue},         {"sample", &s.sample},
+        {"strict", &s.strict},       {"writer_cpu_pct", &s.writer_cpu_pct},
+        {"max_run_s", &s.max_run_s}, {"limit_ms", &s.limit_ms},
+        {"fini_limit_ms", &s.fini_limit_ms}, {"stderr_full", &s.stderr_full},
+    };
     for (int i = 3; i < argc; i++) {
-        int known = 0;
-        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
-            const size_t n = strlen(keys[k]);
-            known |= strncmp(argv[i], keys[k], n) == 0 && argv[i][n] == '=';
+        const char *eq = strchr(argv[i], '=');
+        size_t k = 0;
+        while (k < sizeof keys / sizeof keys[0] &&
+               !(eq != NULL && strlen(keys[k].key) == (size_t)(eq - argv[i]) &&
+                 strncmp(argv[i], keys[k].key, (size_t)(eq - argv[i])) == 0)) {
+            k++;
         }
-        CHECK(known, "unknown setting %s", argv[i]);
-        s.threads = setting(argv[i], "threads", s.threads);
-        s.rate = setting(argv[i], "rate", s.rate);
-        s.queue = setting(argv[i], "queue", s.queue);
-        s.sample = setting(argv[i], "sample", s.sample);
-        s.strict = setting(argv[i], "strict", s.strict);
-        s.writer_cpu_pct = setting(argv[i], "writer_cpu_pct", s.writer_cpu_pct);
-        s.max_run_s = setting(argv[i], "max_run_s", s.max_run_s);
-        s.limit_ms = setting(argv[i], "limit_ms", (unsigned)s.limit_ms);
-        s.fini_limit_ms = setting(argv[i], "fini_limit_ms", (unsigned)s.fini_limit_ms);
-        s.stderr_full = setting(argv[i], "stderr_full", s.stderr_full);
+        CHECK(k < sizeof keys / sizeof keys[0], "unknown setting %s", argv[i]);
+        char *end;
+        const unsigned long v = strtoul(eq + 1, &end, 10);
+        CHECK(*end == '\0' && eq[1] != '\0' && v <= 100000000ul, "bad %s", argv[i]);
+        *keys[k].value = (unsigned)v;
     }
     CHECK(s.threads >= 1 && s.threads <= 16 && s.rate >= 1, "threads 1..16 and rate >= 1");
     return s;
@@ -333,7 +324,7 @@ int main(int argc, char **argv)
     CHECK(st.accepted == ok && st.dropped == dropped && st.sampled_out == sampled_out,
           "the counters disagree with the result codes");
     check_accounting(&st);
-    CHECK(checked_latency(&timing, (int)s.strict) < s.limit_ms * 1000000u,
+    CHECK(checked_latency(&timing, (int)s.strict) < (uint64_t)s.limit_ms * 1000000u,
           "a dnstap_log_message call took %.3f ms",
           (double)checked_latency(&timing, (int)s.strict) / 1e6);
     CHECK(fini_ms < s.fini_limit_ms, "dnstap_fini_stats took %" PRIu64 " ms", fini_ms);
