@@ -77,7 +77,7 @@ pub(crate) enum Failure {
     ShortConnection,
 }
 
-const FAILURE_KINDS: usize = 4;
+const FAILURE_KINDS: usize = Failure::ShortConnection as usize + 1;
 
 /// What the outputs need from the writer.
 pub(crate) struct Context<'a> {
