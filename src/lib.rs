@@ -11,12 +11,14 @@
 //! - [`sink`]: the sink spec (`file:`, `unix:`, `tcp:ADDR@PORT`).
 //! - [`record`]: what a log call copies, and how the writer encodes it.
 //! - [`queue`]: the bounded queue (a lock-free ring of bytes), its counters and sampling.
+//! - `counters`: per-thread counters bumped without a locked instruction.
 //! - [`writer`]: the writer thread and its transports.
 //! - [`logger`]: the Rust API that ties them together.
 //! - [`decode`]: the read side, used by the `dnstap-kit` CLI: a record
 //!   decoded and printed as text, YAML or JSON, DNS messages parsed.
 //! - `ffi`: the C ABI, the only place that dereferences C pointers.
 
+mod counters;
 pub mod decode;
 pub mod error;
 pub mod framestream;

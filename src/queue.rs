@@ -3,17 +3,17 @@
 //! Producers never block and never make a system call on the common path:
 //! a message is copied in place into a preallocated ring of bytes after
 //! one compare-and-swap ([`crate::ring`]; no allocation), the counters are
-//! striped per thread so that workers do not share a cache line, and the
+//! per thread and bumped without a locked instruction ([`crate::counters`]),
+//! and the
 //! writer is woken only when it sleeps and the queue has reached a
 //! threshold (otherwise its timer picks the messages up).
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, Thread};
 use std::time::Duration;
 
-use crossbeam_utils::CachePadded;
-
+use crate::counters::{self, Striped};
 use crate::record::{MAX_FRAME_SIZE, Message, RecordHeader};
 use crate::ring::Ring;
 
@@ -23,22 +23,12 @@ pub const BYTES_PER_MESSAGE: usize = 256;
 /// Pending bytes at which a producer wakes a sleeping writer.
 const WAKE_BYTES_MAX: usize = 64 * 1024;
 
-const STRIPES: usize = 16;
-
-/// Per-stripe producer counters (accepted messages are counted by the ring).
+/// A thread's producer counters (accepted messages are counted by the ring).
 #[derive(Default)]
-struct Stripe {
+struct ThreadCounts {
     dropped: AtomicU64,
     sampled_out: AtomicU64,
     sample_tick: AtomicU64,
-}
-
-fn stripe_index() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
-    }
-    INDEX.with(|index| *index)
 }
 
 /// Totals of the producer side.
@@ -51,7 +41,7 @@ pub struct ProducerTotals {
 
 pub struct Queue {
     ring: Ring<RecordHeader>,
-    stripes: Box<[CachePadded<Stripe>]>,
+    counts: Striped<ThreadCounts>,
     sample_rate: u64,
     wake_bytes: usize,
     writer_sleeping: AtomicBool,
@@ -68,9 +58,7 @@ impl Queue {
             // batch, small enough that the queue never fills before it runs.
             wake_bytes: (ring.capacity() / 8).min(WAKE_BYTES_MAX),
             ring,
-            stripes: (0..STRIPES)
-                .map(|_| CachePadded::new(Stripe::default()))
-                .collect(),
+            counts: Striped::default(),
             sample_rate: sample_rate.max(1).into(),
             writer_sleeping: AtomicBool::new(false),
             writer: OnceLock::new(),
@@ -84,10 +72,11 @@ impl Queue {
         if self.sample_rate == 1 {
             return true;
         }
-        let stripe = &self.stripes[stripe_index()];
-        let keep = stripe.sample_tick.fetch_add(1, Ordering::Relaxed) % self.sample_rate == 0;
+        let slot = counters::slot();
+        let counts = self.counts.get(slot);
+        let keep = counters::bump(&counts.sample_tick, slot) % self.sample_rate == 0;
         if !keep {
-            stripe.sampled_out.fetch_add(1, Ordering::Relaxed);
+            counters::bump(&counts.sampled_out, slot);
         }
         keep
     }
@@ -97,9 +86,8 @@ impl Queue {
     #[inline]
     pub fn offer(&self, message: &Message<'_>) -> bool {
         let Some(used) = self.ring.push(&message.header, &message.strings) else {
-            self.stripes[stripe_index()]
-                .dropped
-                .fetch_add(1, Ordering::Relaxed);
+            let slot = counters::slot();
+            counters::bump(&self.counts.get(slot).dropped, slot);
             return false;
         };
         // `used` may be stale (too high); the exact figure costs a read of
@@ -132,16 +120,10 @@ impl Queue {
     }
 
     pub fn totals(&self) -> ProducerTotals {
-        let sum = |counter: fn(&Stripe) -> &AtomicU64| {
-            self.stripes
-                .iter()
-                .map(|stripe| counter(stripe).load(Ordering::Relaxed))
-                .sum()
-        };
         ProducerTotals {
             accepted: self.ring.reserved(),
-            dropped: sum(|stripe| &stripe.dropped),
-            sampled_out: sum(|stripe| &stripe.sampled_out),
+            dropped: self.counts.sum(|counts| &counts.dropped),
+            sampled_out: self.counts.sum(|counts| &counts.sampled_out),
         }
     }
 

@@ -86,9 +86,46 @@ fn enum_byte(
     if values.contains(&value) || (optional && value == 0) {
         return Ok(value as u8);
     }
-    Err(Error::invalid(format!(
-        "{name} {value} is not a known value"
-    )))
+    Err(unknown_value(name, value))
+}
+
+// The error constructors below are cold and out of line, so that the
+// caller's path does not prepare their arguments (measured: callgrind).
+
+#[cold]
+#[inline(never)]
+fn unknown_value(name: &str, value: u32) -> Error {
+    Error::invalid(format!("{name} {value} is not a known value"))
+}
+
+#[cold]
+#[inline(never)]
+fn nsec_too_big(name: &str, nsec: u32) -> Error {
+    Error::invalid(format!("{name} nanoseconds {nsec} is not below 10^9"))
+}
+
+#[cold]
+#[inline(never)]
+fn zone_too_long(len: usize) -> Error {
+    Error::invalid(format!(
+        "query zone is {len} bytes; a domain name has at most {MAX_NAME}"
+    ))
+}
+
+#[cold]
+#[inline(never)]
+fn record_too_big(size: usize) -> Error {
+    Error::TooBig(format!(
+        "the record would take up to {size} bytes; dnstap readers accept {MAX_FRAME_SIZE}"
+    ))
+}
+
+#[cold]
+#[inline(never)]
+fn dns_message_too_big(name: &str, len: usize) -> Error {
+    Error::TooBig(format!(
+        "{name} is {len} bytes; a DNS message has at most {MAX_DNS_MESSAGE}"
+    ))
 }
 
 /// Upper bound of everything but the byte strings in an encoded record.
@@ -146,21 +183,18 @@ pub struct RecordHeader {
 // read back as that value.
 unsafe impl crate::ring::Plain for RecordHeader {}
 
+#[inline]
 fn check_nsec(name: &str, nsec: u32) -> Result<(), Error> {
     if nsec >= 1_000_000_000 {
-        return Err(Error::invalid(format!(
-            "{name} nanoseconds {nsec} is not below 10^9"
-        )));
+        return Err(nsec_too_big(name, nsec));
     }
     Ok(())
 }
 
+#[inline]
 fn check_dns_message(name: &str, message: &[u8]) -> Result<(), Error> {
     if message.len() > MAX_DNS_MESSAGE {
-        return Err(Error::TooBig(format!(
-            "{name} is {} bytes; a DNS message has at most {MAX_DNS_MESSAGE}",
-            message.len()
-        )));
+        return Err(dns_message_too_big(name, message.len()));
     }
     Ok(())
 }
@@ -168,7 +202,7 @@ fn check_dns_message(name: &str, message: &[u8]) -> Result<(), Error> {
 impl RecordHeader {
     /// Sets `Message.Type` and the protocols (0 = unset). Setters work in
     /// place: returning a header by value costs a copy on the hot path.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn set_kind(
         &mut self,
         message_type: u32,
@@ -276,7 +310,7 @@ pub struct Message<'a> {
 impl Message<'_> {
     /// Checks the byte strings' sizes and records them in the header;
     /// `envelope` is the size of the identity and version the record will carry.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn complete(&mut self, envelope: usize) -> Result<(), Error> {
         let [
             query_message,
@@ -290,10 +324,7 @@ impl Message<'_> {
         check_dns_message("query message", query_message)?;
         check_dns_message("response message", response_message)?;
         if query_zone.len() > MAX_NAME {
-            return Err(Error::invalid(format!(
-                "query zone is {} bytes; a domain name has at most {MAX_NAME}",
-                query_zone.len()
-            )));
+            return Err(zone_too_long(query_zone.len()));
         }
         if !policy_type.is_empty() && std::str::from_utf8(policy_type).is_err() {
             return Err(Error::invalid("policy type is not UTF-8"));
@@ -301,9 +332,7 @@ impl Message<'_> {
         let size =
             envelope + self.strings.iter().map(|b| b.len() + 6).sum::<usize>() + FIXED_FIELDS_MAX;
         if size > MAX_FRAME_SIZE {
-            return Err(Error::TooBig(format!(
-                "the record would take up to {size} bytes; dnstap readers accept {MAX_FRAME_SIZE}"
-            )));
+            return Err(record_too_big(size));
         }
         self.header.lengths = self.strings.map(|s| s.len() as u32);
         Ok(())

@@ -28,8 +28,10 @@ use crossbeam_utils::CachePadded;
 const WORD: usize = 8;
 /// How far past the end of its record a push prefetches, and how much: a
 /// typical record (header and a query or a response) spans 3 to 4 cache
-/// lines, so each push asks for the lines of the record after the next.
-const PREFETCH_AHEAD: usize = 256;
+/// lines, so each push asks for about one record's lines, some 8 records
+/// ahead: far enough that they arrive before a burst of calls reaches them
+/// (256 bytes ahead, the next record but one, saved less).
+const PREFETCH_AHEAD: usize = 2048;
 const PREFETCH_LINES: usize = 4;
 const CACHE_LINE: usize = 64;
 const COMMITTED: u32 = 1 << 31;
@@ -165,10 +167,15 @@ impl<H: Plain> Ring<H> {
     /// Reads `tail` and updates the copy the producers use.
     fn refresh_tail(&self) -> u64 {
         let tail = self.consumer.tail.load(Ordering::Acquire);
+        // Only a change is stored: producers that find the ring full would
+        // otherwise pass the line with `head` back and forth for nothing.
         // Release: a producer that acquires this copy also sees the
-        // consumer's zeroing that preceded it. A racing producer may store
-        // an older tail; that only makes the ring look fuller than it is.
-        self.producers.tail_seen.store(tail, Ordering::Release);
+        // consumer's zeroing that preceded it (an equal copy was stored the
+        // same way). A racing producer may store an older tail; that only
+        // makes the ring look fuller than it is.
+        if self.producers.tail_seen.load(Ordering::Relaxed) != tail {
+            self.producers.tail_seen.store(tail, Ordering::Release);
+        }
         tail
     }
 
@@ -270,8 +277,9 @@ impl<H: Plain> Ring<H> {
     /// into this core's cache, so that a later push does not stall on them:
     /// the consumer was the last to touch them (zeroing), a lap ago, and
     /// they have left every cache since. With a paced producer (a server
-    /// between bursts of queries) this takes 14-17 % off the median call
-    /// (ci/bench-lib, per burst).
+    /// between bursts of queries) this took 14-17 % off the median call
+    /// at 256 bytes ahead, and 2048 bytes ahead took another 10-20 %
+    /// (ci/bench-lib, per burst, A/B runs).
     #[inline]
     fn prefetch(&self, offset: usize) {
         #[cfg(target_arch = "x86_64")]

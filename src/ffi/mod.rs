@@ -86,9 +86,7 @@ unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &'static str) -> Result<&'
         return Err(Error::Null(what));
     }
     if len > MAX_FRAME_SIZE {
-        return Err(Error::TooBig(format!(
-            "{what} is {len} bytes; a frame holds at most {MAX_FRAME_SIZE}"
-        )));
+        return Err(too_big_for_a_frame(what, len));
     }
     // SAFETY: non-NULL, len bounded by MAX_FRAME_SIZE (< isize::MAX), and the
     // caller promises len readable bytes.
@@ -129,10 +127,25 @@ unsafe fn socket_address(
                 u16::from_be(sin6.sin6_port),
             )))
         }
-        other => Err(Error::invalid(format!(
-            "{what} family {other} is not AF_INET or AF_INET6"
-        ))),
+        other => Err(unknown_family(what, other)),
     }
+}
+
+// Cold and out of line, so that the log call's path does not prepare
+// their arguments.
+
+#[cold]
+#[inline(never)]
+fn too_big_for_a_frame(what: &str, len: usize) -> Error {
+    Error::TooBig(format!(
+        "{what} is {len} bytes; a frame holds at most {MAX_FRAME_SIZE}"
+    ))
+}
+
+#[cold]
+#[inline(never)]
+fn unknown_family(what: &str, family: c_int) -> Error {
+    Error::invalid(format!("{what} family {family} is not AF_INET or AF_INET6"))
 }
 
 /// The first published layout of `struct dnstap_message`: older callers
