@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{LogLines, log_sequence, read_file, sequence, temp_dir, wait_until};
-use dnstap::framestream::{ControlType, DNSTAP_CONTENT_TYPE, control_frame, encode_data_header};
+use dnstap::framestream::{ControlType, DNSTAP_CONTENT_TYPE, control_frame, encode_data};
 use dnstap::{Logger, Options};
 
 struct Capture {
@@ -167,8 +167,7 @@ fn raw_peer(socket: &str) -> UnixStream {
 
 fn data_frame(payload: &[u8]) -> Vec<u8> {
     let mut frame = Vec::new();
-    encode_data_header(payload.len() as u32, &mut frame);
-    frame.extend_from_slice(payload);
+    encode_data(payload, &mut frame);
     frame
 }
 

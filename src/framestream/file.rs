@@ -101,7 +101,7 @@ impl StreamFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::framestream::{FrameReader, StreamEnd, encode_data_header};
+    use crate::framestream::{FrameReader, StreamEnd, encode_data};
 
     #[test]
     fn a_finished_file_is_a_complete_stream() {
@@ -109,8 +109,7 @@ mod tests {
         let mut file = StreamFile::create(&path).unwrap();
         let mut frames = Vec::new();
         for payload in [&b"one"[..], b"two"] {
-            encode_data_header(payload.len() as u32, &mut frames);
-            frames.extend_from_slice(payload);
+            encode_data(payload, &mut frames);
         }
         file.append(&frames).unwrap();
         assert_eq!(file.size(), 42 + 14);

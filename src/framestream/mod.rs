@@ -239,9 +239,28 @@ pub fn parse_frame(
     }
 }
 
-/// Appends a data frame's length word; the caller appends the payload.
-pub fn encode_data_header(payload_len: u32, out: &mut Vec<u8>) {
-    out.extend_from_slice(&payload_len.to_be_bytes());
+/// Appends a data frame (its length word, then `payload`) to `out`.
+pub fn encode_data(payload: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// A whole unidirectional stream in memory, as a file holds it: START with
+/// `content_type`, a data frame per payload, then STOP if `stop` (without
+/// it, a stream that was cut short).
+pub fn encode_stream<'a>(
+    content_type: &[u8],
+    payloads: impl IntoIterator<Item = &'a [u8]>,
+    stop: bool,
+) -> Vec<u8> {
+    let mut out = control_frame(ControlType::Start, &[content_type]);
+    for payload in payloads {
+        encode_data(payload, &mut out);
+    }
+    if stop {
+        encode_control(ControlType::Stop, &[], &mut out);
+    }
+    out
 }
 
 /// How a stream read with [`FrameReader`] ended.
@@ -525,15 +544,7 @@ mod tests {
     }
 
     fn stream(payloads: &[&[u8]], stop: bool) -> Vec<u8> {
-        let mut out = control_frame(ControlType::Start, &[DNSTAP_CONTENT_TYPE]);
-        for payload in payloads {
-            encode_data_header(payload.len() as u32, &mut out);
-            out.extend_from_slice(payload);
-        }
-        if stop {
-            encode_control(ControlType::Stop, &[], &mut out);
-        }
-        out
+        encode_stream(DNSTAP_CONTENT_TYPE, payloads.iter().copied(), stop)
     }
 
     fn read_all(bytes: &[u8]) -> (Vec<Vec<u8>>, Option<StreamEnd>) {
@@ -577,8 +588,7 @@ mod tests {
     #[test]
     fn reader_rejects_a_stream_without_start() {
         let mut bytes = Vec::new();
-        encode_data_header(1, &mut bytes);
-        bytes.push(b'x');
+        encode_data(b"x", &mut bytes);
         let mut reader = FrameReader::new(&bytes[..], 1024);
         assert!(matches!(reader.next_data(), Err(ReadError::NoStart)));
     }

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use dnstap::framestream::{ControlType, DNSTAP_CONTENT_TYPE, encode_control, encode_data_header};
+use dnstap::framestream::{DNSTAP_CONTENT_TYPE, encode_stream};
 use dnstap::proto;
 use dnstap::{Logger, MessageFields, Options, PolicyFields, Timestamp};
 
@@ -368,16 +368,7 @@ pub fn write_library_file(path: &Path, messages: &[MessageFields<'_>]) {
 
 /// A Frame Streams file: START, one data frame per payload, STOP if `stop`.
 pub fn frame_stream(content_type: &[u8], payloads: &[Vec<u8>], stop: bool) -> Vec<u8> {
-    let mut out = Vec::new();
-    encode_control(ControlType::Start, &[content_type], &mut out);
-    for payload in payloads {
-        encode_data_header(payload.len() as u32, &mut out);
-        out.extend_from_slice(payload);
-    }
-    if stop {
-        encode_control(ControlType::Stop, &[], &mut out);
-    }
-    out
+    encode_stream(content_type, payloads.iter().map(Vec::as_slice), stop)
 }
 
 pub fn dnstap_stream(payloads: &[Vec<u8>]) -> Vec<u8> {

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dnstap::framestream::{
     CONTROL_FRAME_LENGTH_MAX, Control, ControlType, DNSTAP_CONTENT_TYPE, Frame, FrameError,
-    StreamFile, control_frame, encode_data_header, parse_frame,
+    StreamFile, control_frame, encode_data, parse_frame,
 };
 use dnstap::sink::SinkSpec;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -135,8 +135,7 @@ impl Output {
     }
 
     fn push(&mut self, payload: &[u8]) -> io::Result<()> {
-        encode_data_header(payload.len() as u32, &mut self.pending);
-        self.pending.extend_from_slice(payload);
+        encode_data(payload, &mut self.pending);
         if self.pending.len() >= FLUSH_BYTES {
             self.flush()
         } else {

@@ -377,13 +377,9 @@ pub fn run(args: CheckArgs) -> u8 {
     let mut total = Tally::default();
     let mut line = String::new();
     for path in &args.files {
-        let mut input = match input::open(path, None) {
-            Ok(input) => input,
-            Err(err) => {
-                report!("dnstap-kit: {}: {err}", path.display());
-                failed = true;
-                continue;
-            }
+        let Some(mut input) = input::open_or_report(path, None) else {
+            failed = true;
+            continue;
         };
         let name = input.name.clone();
         let mut tally = Tally::default();

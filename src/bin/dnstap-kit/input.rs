@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use dnstap::framestream::{DNSTAP_CONTENT_TYPE, FrameReader, StreamEnd};
 
+use crate::report;
+
 /// Default bound on a data frame: libfstrm's reader default.
 pub const DEFAULT_MAX_FRAME: usize = 1 << 20;
 /// How often a followed file is polled at its end.
@@ -67,9 +69,16 @@ pub struct Input {
     reader: Box<dyn Read>,
 }
 
-/// Opens `path` (`-` is standard input). With `follow`, a file is read as
-/// it grows until `follow` is set; standard input is read as it comes.
-pub fn open(path: &Path, follow: Option<&Arc<AtomicBool>>) -> io::Result<Input> {
+/// Opens `path` (`-` is standard input), or says on stderr why it cannot.
+/// With `follow`, a file is read as it grows until `follow` is set;
+/// standard input is read as it comes.
+pub fn open_or_report(path: &Path, follow: Option<&Arc<AtomicBool>>) -> Option<Input> {
+    open(path, follow)
+        .inspect_err(|err| report!("dnstap-kit: {}: {err}", path.display()))
+        .ok()
+}
+
+fn open(path: &Path, follow: Option<&Arc<AtomicBool>>) -> io::Result<Input> {
     if path.as_os_str() == "-" {
         return Ok(Input {
             name: "(stdin)".into(),
@@ -185,20 +194,11 @@ pub fn stop_on_signals() -> io::Result<Arc<AtomicBool>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dnstap::framestream::{ControlType, encode_control, encode_data_header};
+    use dnstap::framestream::encode_stream;
     use std::io::{Seek, Write};
 
     fn stream(content_type: &[u8], payloads: &[&[u8]], stop: bool) -> Vec<u8> {
-        let mut out = Vec::new();
-        encode_control(ControlType::Start, &[content_type], &mut out);
-        for p in payloads {
-            encode_data_header(p.len() as u32, &mut out);
-            out.extend_from_slice(p);
-        }
-        if stop {
-            encode_control(ControlType::Stop, &[], &mut out);
-        }
-        out
+        encode_stream(content_type, payloads.iter().copied(), stop)
     }
 
     fn input(bytes: Vec<u8>) -> Input {

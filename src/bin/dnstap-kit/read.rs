@@ -56,13 +56,9 @@ pub fn run(args: ReadArgs) -> u8 {
     let mut text = String::with_capacity(4096);
     let (mut failed, mut truncated) = (false, false);
     for path in &files {
-        let mut input = match input::open(path, stop.as_ref()) {
-            Ok(input) => input,
-            Err(err) => {
-                report!("dnstap-kit: {}: {err}", path.display());
-                failed = true;
-                continue;
-            }
+        let Some(mut input) = input::open_or_report(path, stop.as_ref()) else {
+            failed = true;
+            continue;
         };
         let name = input.name.clone();
         let mut halt = None;
