@@ -15,32 +15,36 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
 
-/// Slots that one thread owns at a time (a bit each in [`CLAIMED`]).
-const OWNED_SLOTS: usize = 64;
+/// Slots that one thread owns at a time, a bit each in [`CLAIMED`]: more
+/// than the threads of any server we patch log from (Knot runs two
+/// workers per CPU), so that sharing stays the exception.
+const OWNED_SLOTS: usize = 256;
 /// Every slot: the owned ones, and the shared one after them.
 const SLOTS: usize = OWNED_SLOTS + 1;
 const SHARED_SLOT: usize = OWNED_SLOTS;
 
-static CLAIMED: AtomicU64 = AtomicU64::new(0);
+static CLAIMED: [AtomicU64; OWNED_SLOTS / 64] = [const { AtomicU64::new(0) }; OWNED_SLOTS / 64];
 
 /// This thread's claim on a slot; gives it back when the thread exits.
 struct Claim(usize);
 
 impl Claim {
     fn new() -> Claim {
-        let mut claimed = CLAIMED.load(Ordering::Relaxed);
-        while claimed != u64::MAX {
-            let slot = claimed.trailing_ones() as usize;
-            // Acquire: the counts the slot's previous owner made are seen
-            // before this thread adds to them.
-            match CLAIMED.compare_exchange_weak(
-                claimed,
-                claimed | 1u64 << slot,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return Claim(slot),
-                Err(now) => claimed = now,
+        for (index, word) in CLAIMED.iter().enumerate() {
+            let mut claimed = word.load(Ordering::Relaxed);
+            while claimed != u64::MAX {
+                let bit = claimed.trailing_ones();
+                // Acquire: the counts the slot's previous owner made are
+                // seen before this thread adds to them.
+                match word.compare_exchange_weak(
+                    claimed,
+                    claimed | 1 << bit,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return Claim(index * 64 + bit as usize),
+                    Err(now) => claimed = now,
+                }
             }
         }
         Claim(SHARED_SLOT)
@@ -51,7 +55,7 @@ impl Drop for Claim {
     fn drop(&mut self) {
         if self.0 != SHARED_SLOT {
             // Release: hands this thread's counts to the next owner.
-            CLAIMED.fetch_and(!(1u64 << self.0), Ordering::Release);
+            CLAIMED[self.0 / 64].fetch_and(!(1 << (self.0 % 64)), Ordering::Release);
         }
     }
 }
