@@ -71,19 +71,6 @@ pub fn slot() -> usize {
     CLAIM.try_with(|claim| claim.0).unwrap_or(SHARED_SLOT)
 }
 
-/// Adds 1 to `counter`, which lives in slot `slot` of its set; returns the
-/// value before.
-#[inline]
-pub fn bump(counter: &AtomicU64, slot: usize) -> u64 {
-    if slot == SHARED_SLOT {
-        return counter.fetch_add(1, Ordering::Relaxed);
-    }
-    // Only this thread writes this counter while it owns the slot.
-    let before = counter.load(Ordering::Relaxed);
-    counter.store(before + 1, Ordering::Relaxed);
-    before
-}
-
 /// One counter per slot, each on its own cache line.
 pub struct Striped<T> {
     slots: Box<[CachePadded<T>]>,
@@ -98,8 +85,18 @@ impl<T: Default> Default for Striped<T> {
 }
 
 impl<T> Striped<T> {
-    pub fn get(&self, slot: usize) -> &T {
-        &self.slots[slot]
+    /// Adds 1 to `counter` in the calling thread's `slot` (from [`slot`]);
+    /// returns the value before.
+    #[inline]
+    pub fn bump(&self, slot: usize, counter: impl Fn(&T) -> &AtomicU64) -> u64 {
+        let counter = counter(&self.slots[slot]);
+        if slot == SHARED_SLOT {
+            return counter.fetch_add(1, Ordering::Relaxed);
+        }
+        // Only this thread writes this counter while it owns the slot.
+        let before = counter.load(Ordering::Relaxed);
+        counter.store(before + 1, Ordering::Relaxed);
+        before
     }
 
     /// The sum of `counter` over every slot.
@@ -138,7 +135,7 @@ mod tests {
                         let slot = slot();
                         barrier.wait();
                         for _ in 0..BUMPS {
-                            bump(&counts.get(slot).0, slot);
+                            counts.bump(slot, |count| &count.0);
                         }
                         slot
                     })

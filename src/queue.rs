@@ -4,8 +4,7 @@
 //! a message is copied in place into a preallocated ring of bytes after
 //! one compare-and-swap ([`crate::ring`]; no allocation), the counters are
 //! per thread and bumped without a locked instruction ([`crate::counters`]),
-//! and the
-//! writer is woken only when it sleeps and the queue has reached a
+//! and the writer is woken only when it sleeps and the queue has reached a
 //! threshold (otherwise its timer picks the messages up).
 
 use std::sync::OnceLock;
@@ -69,14 +68,17 @@ impl Queue {
     /// skipped message is counted.
     #[inline]
     pub fn sample(&self) -> bool {
-        if self.sample_rate == 1 {
-            return true;
-        }
+        self.sample_rate == 1 || self.sample_one_in_rate()
+    }
+
+    /// Out of line, so that without sampling the log call stays one
+    /// function (callgrind: 14 instructions more per call otherwise).
+    #[inline(never)]
+    fn sample_one_in_rate(&self) -> bool {
         let slot = counters::slot();
-        let counts = self.counts.get(slot);
-        let keep = counters::bump(&counts.sample_tick, slot) % self.sample_rate == 0;
+        let keep = self.counts.bump(slot, |counts| &counts.sample_tick) % self.sample_rate == 0;
         if !keep {
-            counters::bump(&counts.sampled_out, slot);
+            self.counts.bump(slot, |counts| &counts.sampled_out);
         }
         keep
     }
@@ -86,8 +88,7 @@ impl Queue {
     #[inline]
     pub fn offer(&self, message: &Message<'_>) -> bool {
         let Some(used) = self.ring.push(&message.header, &message.strings) else {
-            let slot = counters::slot();
-            counters::bump(&self.counts.get(slot).dropped, slot);
+            self.counts.bump(counters::slot(), |counts| &counts.dropped);
             return false;
         };
         // `used` may be stale (too high); the exact figure costs a read of
