@@ -180,6 +180,14 @@ fn yaml_binary(out: &mut String, bytes: &[u8]) {
     out.push('"');
 }
 
+/// A wire-format name as its text, or as binary when it does not parse.
+fn yaml_name(out: &mut String, wire: &[u8]) {
+    match dns::name_from_wire(wire) {
+        Ok(text) => yaml_bytes(out, text.as_bytes()),
+        Err(_) => yaml_binary(out, wire),
+    }
+}
+
 fn yaml_time(out: &mut String, indent: &str, name: &str, sec: Option<u64>, nsec: Option<u32>) {
     if let Some(sec) = sec {
         if time::fits_rfc3339(sec, nsec.unwrap_or(0)) {
@@ -280,10 +288,7 @@ pub fn write_yaml(out: &mut String, record: &Record) {
         }
         if let Some(zone) = &m.query_zone {
             out.push_str("  query_zone: ");
-            match dns::name_from_wire(zone) {
-                Ok(text) => yaml_bytes(out, text.as_bytes()),
-                Err(_) => yaml_binary(out, zone),
-            }
+            yaml_name(out, zone);
             out.push('\n');
         }
         if let Some(p) = &m.policy {
@@ -295,10 +300,7 @@ pub fn write_yaml(out: &mut String, record: &Record) {
             }
             if let Some(rule) = &p.rule {
                 out.push_str("    rule: ");
-                match dns::name_from_wire(rule) {
-                    Ok(text) => yaml_bytes(out, text.as_bytes()),
-                    Err(_) => yaml_binary(out, rule),
-                }
+                yaml_name(out, rule);
                 out.push('\n');
             }
             if let Some(action) = p.action {
