@@ -71,7 +71,7 @@ pub fn slot() -> usize {
     CLAIM.try_with(|claim| claim.0).unwrap_or(SHARED_SLOT)
 }
 
-/// One counter per slot, each on its own cache line.
+/// One `T` (a thread's set of counters) per slot, each on its own cache line.
 pub struct Striped<T> {
     slots: Box<[CachePadded<T>]>,
 }
