@@ -5,6 +5,7 @@
 #   source ci/lib/build.sh                  # also sources sources.sh
 #   prefix=$(install_libdnstap)             # libdnstap for the current sources
 #   dir=$(cached_build unbound 1.22.0 build_unbound_fn --flags...)
+#   dir=$(cached_build --stock knot 3.5.8 build_knot_fn --flags...)
 #   wait_for_path /run/x.sock 10; wait_for_tcp 127.0.0.1 5353 10
 #   stop_process "$pid" TERM 10
 
@@ -23,24 +24,27 @@ install_libdnstap() {
     echo "$prefix"
 }
 
-# cached_build NAME VERSION BUILD_FN EXTRA...: prints the directory of a
-# build of NAME VERSION with its patch series, keyed by build_key (tarball,
-# patches, library, EXTRA). On a miss, unpacks the patched tree into
-# DIR/src and runs `BUILD_FN DIR/src DIR/install` (which must configure,
-# build and install there); a failed build leaves no cache entry. BUILD_FN
-# runs as the condition of an `if`, where bash ignores `set -e`: a failing
-# step does not stop it, so its last command must check its product.
+# cached_build [--stock] NAME VERSION BUILD_FN EXTRA...: prints the
+# directory of a build of NAME VERSION (Debian's patched source with our
+# series, or without it for --stock), keyed by build_key (sources, patches,
+# library, EXTRA). On a miss, unpacks the tree into DIR/src and runs
+# `BUILD_FN DIR/src DIR/install` (which must configure, build and install
+# there); a failed build leaves no cache entry. BUILD_FN runs as the
+# condition of an `if`, where bash ignores `set -e`: a failing step does not
+# stop it, so its last command must check its product.
 cached_build() {
-    local name=$1 version=$2 build_fn=$3 key dir
+    local flavour=patched name version build_fn key dir
+    [[ "$1" == --stock ]] && { flavour=stock; shift; }
+    name=$1 version=$2 build_fn=$3
     shift 3
-    key=$(build_key "$name" "$version" "$build_fn" "$@") || return 1
+    key=$(build_key "$name" "$version" "$flavour" "$build_fn" "$@") || return 1
     dir="$DNSTAP_KIT_CACHE/builds/$name-$version-$key"
     if [[ -e "$dir/.done" ]]; then
         touch "$dir/.done" # recently used: kept by the pruning below
     else
         rm -rf "$dir"
         mkdir -p "$dir"
-        unpack_patched "$name" "$version" "$dir/src" >&2 || return 1
+        unpack_source "$name" "$version" "$dir/src" "$flavour" >&2 || return 1
         if ! "$build_fn" "$dir/src" "$dir/install" >"$dir/build.log" 2>&1; then
             tail -n 60 "$dir/build.log" >&2
             echo "build.sh: building $name $version failed (log: $dir/build.log)" >&2
