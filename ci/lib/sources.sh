@@ -71,6 +71,15 @@ series_versions() {
     awk -v name="$1" '$1 == name { print $2 }' <<<"$SERIES_PINS" | sort -V
 }
 
+# patched_versions NAME: the pinned versions of NAME that have a series in
+# patches/NAME/, oldest first.
+patched_versions() {
+    local version
+    for version in $(series_versions "$1"); do
+        if [[ -e "$DNSTAP_KIT_ROOT/patches/$1/$version/series" ]]; then echo "$version"; fi
+    done
+}
+
 # series_files NAME VERSION: the orig tarball, then the Debian tarball.
 series_files() {
     local name=$1 version=$2 debian
