@@ -276,6 +276,9 @@ hex_of() {
     if [[ "$1" == - ]]; then echo -; else base64 -d <<<"$1" | od -An -v -tx1 | tr -d ' \n'; fi
 }
 
+# lines TEXT: TEXT as lines, nothing at all when it is empty.
+lines() { [[ -z "$1" ]] || printf '%s\n' "$1"; }
+
 # by_type MESSAGES: "CQ 5, CR 5, RQ 1" (sorted counts of the first column).
 by_type() {
     awk '{ n[$1]++ } END { for (t in n) printf "%s %d\n", t, n[t] }' <<<"$1" | sort |
@@ -323,7 +326,7 @@ verify() {
     kit_messages "$base.kit.json" >"$base.kit.msgs"
     got=$(cut -d' ' -f1-4 "$base.kit.msgs" | sort)
     [[ "$got" == "$expected" ]] ||
-        problems+=("messages differ from the queries sent:"$'\n'"$(diff <(echo "$expected") <(echo "$got") | grep '^[<>]')")
+        problems+=("messages differ from the queries sent:"$'\n'"$(diff <(lines "$expected") <(lines "$got") | grep '^[<>]')")
 
     # 2. golang-dnstap agrees record by record.
     dnstap -r "$file" -j >"$base.go.json" 2>"$base.go.err" || problems+=("golang dnstap -j exited $?")
@@ -340,7 +343,7 @@ verify() {
     "$kit" check "$file" >"$base.check" || status=$?
     got=$(sed -n 's/^[^:]*: frame [0-9]*: //p' "$base.check" | sort -u)
     [[ "$got" == "$deviations" ]] ||
-        problems+=("check's violations are not the known deviations:"$'\n'"$(diff <(echo "$deviations") <(echo "$got") | grep '^[<>]')")
+        problems+=("check's violations are not the known deviations:"$'\n'"$(diff <(lines "$deviations") <(lines "$got") | grep '^[<>]')")
     [[ $status == "$([[ -n "$deviations" ]] && echo 4 || echo 0)" ]] || problems+=("check exited $status")
     [[ "$(go_missing "$base.go.json")" == "$(grep ': missing ' <<<"$got" || true)" ]] ||
         problems+=("golang dnstap shows other missing fields:"$'\n'"$(go_missing "$base.go.json")")
