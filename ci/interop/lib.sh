@@ -116,8 +116,8 @@ running() { kill -0 "${pid[$1]:-0}" 2>/dev/null; }
 stream_end="finished,"
 
 # wait_for_messages COUNT SECONDS: until the running capture has written
-# COUNT messages (libfstrm writers send from a thread of their own, on
-# their own schedule: stopping the server first would lose the queue).
+# COUNT messages (writers send from a thread of their own, on a timer:
+# stopping a server that does not flush at exit would lose its queue).
 wait_for_messages() {
     local tenths=$(($2 * 10))
     until (("$("$kit" read "$work/$capture_name.fs" 2>/dev/null | wc -l)" >= $1)); do
