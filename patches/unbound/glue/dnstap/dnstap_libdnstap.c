@@ -349,14 +349,14 @@ dt_apply_version(struct dt_env *env, struct config_file *cfg)
 		env->version);
 }
 
-void
-dt_apply_cfg(struct dt_env *env, struct config_file *cfg)
+/**
+ * The dnstap-log-*-messages and dnstap-sample-rate options, apart from the
+ * rest: since 1.23 Unbound's fast_reload applies them alone, through a
+ * dt_apply_logcfg in dnstap.h.
+ */
+static void
+dt_apply_logcfg(struct dt_env *env, struct config_file *cfg)
 {
-	if (!cfg->dnstap)
-		return;
-
-	dt_apply_identity(env, cfg);
-	dt_apply_version(env, cfg);
 	if ((env->log_resolver_query_messages = (unsigned int)
 	     cfg->dnstap_log_resolver_query_messages))
 	{
@@ -394,6 +394,17 @@ dt_apply_cfg(struct dt_env *env, struct config_file *cfg)
 		verbose(VERB_OPS, "dnstap SAMPLE_RATE enabled and set to \"%d\"", (int)env->sample_rate);
 	}
 #endif
+}
+
+void
+dt_apply_cfg(struct dt_env *env, struct config_file *cfg)
+{
+	if (!cfg->dnstap)
+		return;
+
+	dt_apply_identity(env, cfg);
+	dt_apply_version(env, cfg);
+	dt_apply_logcfg(env, cfg);
 }
 
 int
@@ -462,7 +473,8 @@ dt_addr_ok(struct sockaddr_storage* a)
 
 #if UNBOUND_VERSION_MAJOR > 1 || UNBOUND_VERSION_MINOR >= 20
 /**
- * Fill socket family, protocol and addresses, as the stock dt_msg_fill_net.
+ * Fill socket family, protocol and addresses, as the stock dt_msg_fill_net
+ * does, and the DoQ and DoH labels that it lacks.
  * @param m: message.
  * @param qs: the address that goes in the first pair (*q_addr).
  * @param rs: the other one, if of the same family, or NULL.
@@ -473,7 +485,8 @@ dt_addr_ok(struct sockaddr_storage* a)
  */
 #else
 /**
- * Fill socket family, protocol and addresses, as the stock dt_msg_fill_net.
+ * Fill socket family, protocol and addresses, as the stock dt_msg_fill_net
+ * does, and the DoQ and DoH labels that it lacks.
  * @param m: message.
  * @param qs: the address that goes in the first pair (*q_addr).
  * @param rs: the other one, if of the same family, or NULL.
@@ -498,17 +511,24 @@ dt_fill_net(struct dnstap_message* m,
 		if(dt_addr_ok(rs) && rs->ss_family == qs->ss_family)
 			*r_addr = (const struct sockaddr*)rs;
 	}
-#if !(UNBOUND_VERSION_MAJOR > 1 || UNBOUND_VERSION_MINOR >= 20)
-	log_assert(cptype == comm_udp || cptype == comm_tcp);
-#endif
 	if(cptype == comm_udp)
 		m->socket_protocol = DNSTAP_SOCKET_PROTOCOL_UDP;
 #if UNBOUND_VERSION_MAJOR > 1 || UNBOUND_VERSION_MINOR >= 20
 	else if(cptype == comm_tcp)
 		m->socket_protocol = cpssl ? DNSTAP_SOCKET_PROTOCOL_DOT
 			: DNSTAP_SOCKET_PROTOCOL_TCP;
-	else if(cptype == comm_http)
+#endif
+	else if(cptype == comm_http) {
 		m->socket_protocol = DNSTAP_SOCKET_PROTOCOL_DOH;
+		/* Unbound serves DoH on HTTP/2 only: a client that does not
+		 * negotiate h2 is refused */
+		m->http_protocol = DNSTAP_HTTP_PROTOCOL_HTTP2;
+	}
+#if UNBOUND_VERSION_MAJOR > 1 || UNBOUND_VERSION_MINOR >= 22
+	/* stock Unbound says TCP here, which readers cannot tell from DNS
+	 * over TCP */
+	else if(cptype == comm_doq)
+		m->socket_protocol = DNSTAP_SOCKET_PROTOCOL_DOQ;
 #endif
 	else	m->socket_protocol = DNSTAP_SOCKET_PROTOCOL_TCP;
 }
@@ -611,6 +631,10 @@ dt_msg_send_client_response_policy(struct dt_env *env,
 	if(rmsg) {
 		m.response_message = sldns_buffer_begin(rmsg);
 		m.response_message_len = sldns_buffer_limit(rmsg);
+	} else if(policy && policy->query) {
+		/* a drop has no response: the query tells what was dropped */
+		m.query_message = policy->query;
+		m.query_message_len = policy->query_len;
 	}
 #else
 	m.response_message = sldns_buffer_begin(rmsg);
