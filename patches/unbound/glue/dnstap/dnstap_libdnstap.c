@@ -32,7 +32,6 @@
  * ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
  */
 
-#ifdef DNSTAP_KIT_RELOAD
 /**
  * \file
  *
@@ -43,28 +42,7 @@
  * dt_env share it, and libdnstap takes log calls from any number of
  * threads without locks. It has its own writer thread, so there is no
  * per-worker queue and no dnstap io thread here.
- *
- * The handle outlives reloads: dt_delete leaves it open, and the dt_create
- * of the reload takes it back if the dnstap settings are unchanged, asking
- * it to reopen its sink (a renamed file is replaced, sockets reconnect), so
- * a reload neither truncates a file sink nor loses queued messages. Changed
- * settings end it and start a new one. dt_shutdown, at exit, ends it:
- * everything queued is written before Unbound exits.
  */
-#else
-/**
- * \file
- *
- * The functions of dnstap/dnstap.h on top of libdnstap (configure
- * --with-libdnstap), in place of dnstap.c, dtstream.c and dnstap_fstrm.c.
- *
- * One libdnstap handle serves every worker: the workers' copies of the
- * dt_env share it, and libdnstap takes log calls from any number of
- * threads without locks. It has its own writer thread, so there is no
- * per-worker queue and no dnstap io thread here. The handle is ended
- * (flushed) by dt_delete.
- */
-#endif
 
 #include "config.h"
 #include "dnstap/dnstap_config.h"
@@ -87,7 +65,15 @@
 #define DT_FILE_PREFIX "file:"
 
 #ifdef DNSTAP_KIT_RELOAD
-/** The open libdnstap handle, kept across reloads; main thread only. */
+/**
+ * The open libdnstap handle; main thread only. It outlives reloads:
+ * dt_delete leaves it open, and the dt_create of the reload takes it back
+ * if the dnstap settings are unchanged, asking it to reopen its sink (a
+ * renamed file is replaced, sockets reconnect), so a reload neither
+ * truncates a file sink nor loses queued messages. Changed settings end it
+ * and start a new one. dt_shutdown, at exit, ends it: everything queued is
+ * written before Unbound exits.
+ */
 static struct dnstap* dt_live_tap = NULL;
 /** The settings dt_live_tap was made with (sink, identity, version, ...) */
 static char* dt_live_key = NULL;
@@ -202,21 +188,13 @@ dt_shutdown(void)
 	dt_live_key = NULL;
 }
 
-/**
- * Start the libdnstap handle for the config, or take back the one kept
- * from before a reload if the settings are the same.
- * @param env: gets the handle.
- * @param cfg: config.
- * @return false on failure (logged).
- */
-#else
+#endif
 /**
  * Start the libdnstap handle for the config.
  * @param env: gets the handle.
  * @param cfg: config.
  * @return false on failure (logged).
  */
-#endif
 static int
 dt_tap_start(struct dt_env* env, struct config_file* cfg)
 {
@@ -233,6 +211,7 @@ dt_tap_start(struct dt_env* env, struct config_file* cfg)
 		log_err("dnstap: out of memory");
 		return 0;
 	}
+	/* a reload that keeps the settings keeps the handle */
 	if(dt_live_tap && strcmp(key, dt_live_key) == 0) {
 		free(key);
 		env->tap = dt_live_tap;
