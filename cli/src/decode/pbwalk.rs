@@ -195,8 +195,8 @@ pub fn walk(payload: &[u8]) -> Result<Fields, WalkError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::testing::{Rng, put_bytes, put_key, put_varint};
-    use crate::proto;
+    use crate::testing::{Rng, put_bytes, put_key, put_varint};
+    use dnstap::proto;
     use prost::Message as _;
 
     #[test]

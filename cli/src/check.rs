@@ -26,8 +26,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, BufWriter, ErrorKind, Write};
 
-use dnstap::decode::{Record, dns, names};
 use dnstap::proto;
+use dnstap_kit::decode::{Record, dns, names};
 
 use crate::input::{self, Outcome};
 use crate::{CheckArgs, exit};

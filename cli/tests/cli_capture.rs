@@ -1,8 +1,6 @@
 //! `dnstap-kit capture` as a real process on loopback: fed by the library's
 //! writer, by raw scripted peers (hostile or broken), rotating its output.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
@@ -10,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{LogLines, log_sequence, read_file, sequence, temp_dir, wait_until};
 use dnstap::framestream::{ControlType, DNSTAP_CONTENT_TYPE, control_frame, encode_data};
 use dnstap::{Logger, Options};
+use dnstap_testkit::{LogLines, log_sequence, read_file, sequence, temp_dir, wait_until};
 
 struct Capture {
     child: Option<Child>,

@@ -7,7 +7,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -15,10 +15,12 @@ use std::time::{Duration, Instant};
 use dnstap::framestream::{DNSTAP_CONTENT_TYPE, encode_stream};
 use dnstap::proto;
 use dnstap::{Logger, MessageFields, Options, PolicyFields, Timestamp};
+#[allow(unused_imports)]
+pub use dnstap_testkit::{TempDir, temp_dir, wait_until, which};
 
 // DNS names and protobuf fields byte by byte, shared with the unit tests
 // (each test crate uses some of them).
-#[path = "../../src/decode/testing.rs"]
+#[path = "../../src/testing.rs"]
 mod testing;
 #[allow(unused_imports)]
 pub use testing::{put_bytes, put_key, put_uint, put_varint, wire_name};
@@ -106,54 +108,25 @@ pub fn path_str(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
-/// A private temporary directory, removed when the test passes (kept for
-/// a look when it fails).
-pub struct TempDir(PathBuf);
-
-impl std::ops::Deref for TempDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
+/// How to install an outside tool the tests run.
+pub fn install_hint(tool: &str) -> String {
+    let package = match tool {
+        "knotd" => "knot",
+        "kdig" => "knot-dnsutils",
+        "fstrm_capture" | "fstrm_dump" | "fstrm_replay" => "fstrm-bin",
+        "dnstap" => "golang-github-dnstap-golang-dnstap-cli",
+        other => other,
+    };
+    format!("apt-get install {package} (or ci/setup)")
 }
 
-impl AsRef<Path> for TempDir {
-    fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if !thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-pub fn temp_dir(name: &str) -> TempDir {
-    let dir = std::env::temp_dir().join(format!("dnstap-kit-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    TempDir(dir)
-}
-
-/// The full path of `tool` on PATH, if installed.
-pub fn which(tool: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-        .map(|dir| dir.join(tool))
-        .find(|candidate| candidate.is_file())
-}
-
-/// Returns from the test (with a note) when a tool is not installed.
+/// Returns from the test when a tool is not installed: with a note, or a
+/// failure under ci/test (see [`dnstap_testkit::tool_installed`]).
 #[macro_export]
 macro_rules! require {
     ($($tool:expr),+) => {
         $(
-            if $crate::cli_support::which($tool).is_none() {
-                eprintln!("skipped: {} is not installed", $tool);
+            if !dnstap_testkit::tool_installed($tool, &$crate::cli_support::install_hint($tool)) {
                 return;
             }
         )+
@@ -513,28 +486,6 @@ pub fn wait_for_unix_peer(path: &Path, limit: Duration) -> bool {
     while Instant::now() < deadline {
         let table = std::fs::read_to_string("/proc/net/unix").unwrap_or_default();
         if table.lines().filter(|l| l.ends_with(&suffix)).count() >= 2 {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    false
-}
-
-pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    done()
-}
-
-pub fn wait_for_path(path: &Path, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if path.exists() {
             return true;
         }
         thread::sleep(Duration::from_millis(10));

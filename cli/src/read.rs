@@ -11,7 +11,7 @@ use std::io::{self, BufWriter, ErrorKind, Write};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use dnstap::decode;
+use dnstap_kit::decode;
 
 use crate::input::{self, Outcome};
 use crate::{ReadArgs, exit};

@@ -3,7 +3,7 @@
 //! `Policy.Match`): the name, or `None` for a value the schema does not
 //! define (a newer writer, or garbage), which callers print as a number.
 
-use crate::proto;
+use dnstap::proto;
 
 /// Names of an enum's values: the schema's name, or None.
 pub type EnumNames = fn(i32) -> Option<&'static str>;

@@ -9,7 +9,7 @@ mod check;
 mod input;
 mod read;
 #[cfg(test)]
-#[path = "../../decode/testing.rs"]
+#[path = "testing.rs"]
 mod testing;
 
 use std::path::PathBuf;
@@ -71,7 +71,7 @@ pub enum Format {
     Json,
 }
 
-impl From<Format> for dnstap::decode::Format {
+impl From<Format> for dnstap_kit::decode::Format {
     fn from(format: Format) -> Self {
         match format {
             Format::Text => Self::Text,

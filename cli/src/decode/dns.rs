@@ -1003,7 +1003,7 @@ pub fn write_record(out: &mut String, wire: &[u8], record: &Record) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::testing::{Builder, Rng, response, wire_name};
+    use crate::testing::{Builder, Rng, response, wire_name};
 
     #[test]
     fn parses_a_compressed_response() {

@@ -789,7 +789,7 @@ fn unbound_files_via_fstrm_capture_read_like_dnstap_ldns() {
             .arg(&tap),
         &dir.join("capture.log"),
     );
-    assert!(wait_for_path(&socket, Duration::from_secs(5)));
+    assert!(wait_until(Duration::from_secs(5), || socket.exists()));
     std::fs::create_dir_all(dir.join("ub")).unwrap();
     let unbound = start_unbound(&dir.join("ub"), unbound_port, knot_port, &socket);
     // Unbound connects to the collector in the background; what it logs
@@ -873,7 +873,7 @@ fn golang_dnstap_files_are_read() {
             .arg(&captured),
         &dir.join("dnstap.log"),
     );
-    assert!(wait_for_path(&socket, Duration::from_secs(5)));
+    assert!(wait_until(Duration::from_secs(5), || socket.exists()));
     let mut options = Options::new();
     options
         .set_sink(&format!("unix:{}", socket.display()))

@@ -12,7 +12,7 @@ use base64::Engine as _;
 
 use super::names::*;
 use super::{Record, dns, time};
-use crate::proto;
+use dnstap::proto;
 
 /// Whether a message type is a query: every QUERY is odd and its RESPONSE
 /// the next value, which also classifies types newer than the schema.
@@ -610,7 +610,7 @@ pub fn write_json(out: &mut String, record: &Record) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::testing::{Rng, response, wire_name};
+    use crate::testing::{Rng, response, wire_name};
     use prost::Message as _;
 
     fn record(message: proto::Message) -> Record {

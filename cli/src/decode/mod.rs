@@ -17,13 +17,11 @@ pub mod dns;
 pub mod names;
 pub mod pbwalk;
 mod render;
-#[cfg(test)]
-pub(crate) mod testing;
 mod time;
 
 use prost::Message as _;
 
-use crate::proto;
+use dnstap::proto;
 use pbwalk::In;
 
 /// A `Dnstap` record as prost decodes it, plus what prost cannot tell:
