@@ -21,16 +21,27 @@
 //! Fields the schema does not define are counted, not violations: they are
 //! what a newer writer sends.
 
-use crate::report;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, BufWriter, ErrorKind, Write};
+use std::path::PathBuf;
 
 use dnstap::proto;
-use dnstap_kit::decode::{Record, dns, names};
 
+use crate::decode::{Record, dns, names};
+use crate::exit;
 use crate::input::{self, Outcome};
-use crate::{CheckArgs, exit};
+use crate::report::report;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Frame Streams files to check.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Largest data frame accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = input::DEFAULT_MAX_FRAME)]
+    pub max_frame: usize,
+}
 
 /// Fields a producer should set, by name as in the schema.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -370,7 +381,7 @@ impl Tally {
     }
 }
 
-pub fn run(args: CheckArgs) -> u8 {
+pub fn run(args: Args) -> u8 {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let (mut failed, mut truncated) = (false, false);
@@ -465,7 +476,7 @@ fn output_error(err: io::Error) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{Builder, response, wire_name};
+    use dnstap_testkit::wire::{Builder, response, wire_name};
     use prost::Message as _;
 
     fn query() -> Vec<u8> {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use dnstap::framestream::{DNSTAP_CONTENT_TYPE, FrameReader, StreamEnd};
 
-use crate::report;
+use crate::report::report;
 
 /// Default bound on a data frame: libfstrm's reader default.
 pub const DEFAULT_MAX_FRAME: usize = 1 << 20;

@@ -6,15 +6,28 @@
 //! reported once its frames are printed (exit TRUNCATED); a stream whose
 //! START names another content type is an error (exit FAILURE).
 
-use crate::report;
 use std::io::{self, BufWriter, ErrorKind, Write};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use dnstap_kit::decode;
-
+use crate::decode::{self, Format};
+use crate::exit;
 use crate::input::{self, Outcome};
-use crate::{ReadArgs, exit};
+use crate::report::report;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Frame Streams files; `-` or none reads standard input.
+    pub files: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Keep reading a file as it grows, until its STOP frame (or interrupt).
+    #[arg(long)]
+    pub follow: bool,
+    /// Largest data frame accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = input::DEFAULT_MAX_FRAME)]
+    pub max_frame: usize,
+}
 
 /// Why printing stopped early.
 enum Halt {
@@ -23,7 +36,7 @@ enum Halt {
     Failed(io::Error),
 }
 
-fn emit(out: &mut impl Write, text: &str, flush: bool) -> Result<(), Halt> {
+fn write_output(out: &mut impl Write, text: &str, flush: bool) -> Result<(), Halt> {
     let result = out
         .write_all(text.as_bytes())
         .and_then(|()| if flush { out.flush() } else { Ok(()) });
@@ -33,7 +46,7 @@ fn emit(out: &mut impl Write, text: &str, flush: bool) -> Result<(), Halt> {
     })
 }
 
-pub fn run(args: ReadArgs) -> u8 {
+pub fn run(args: Args) -> u8 {
     let stop = if args.follow {
         match input::stop_on_signals() {
             Ok(stop) => Some(stop),
@@ -50,7 +63,6 @@ pub fn run(args: ReadArgs) -> u8 {
     } else {
         args.files
     };
-    let format = decode::Format::from(args.format);
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut text = String::with_capacity(4096);
@@ -64,8 +76,8 @@ pub fn run(args: ReadArgs) -> u8 {
         let mut halt = None;
         let (outcome, frames) = input::for_each_frame(&mut input, args.max_frame, |n, payload| {
             text.clear();
-            match decode::render(payload, format, &mut text) {
-                Ok(()) => emit(&mut out, &text, args.follow).map_err(|h| halt = Some(h)),
+            match decode::render(payload, args.format, &mut text) {
+                Ok(()) => write_output(&mut out, &text, args.follow).map_err(|h| halt = Some(h)),
                 Err(err) => {
                     let _ = out.flush();
                     report!(

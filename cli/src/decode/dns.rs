@@ -5,7 +5,7 @@
 //! record with its RDATA checked for the types it knows, and names with
 //! compression pointers (at most [`MAX_POINTERS`] jumps per name, at most
 //! 255 bytes uncompressed, every offset bounds-checked). Names are not
-//! copied: a parsed [`Message`] keeps offsets into the wire bytes, and text
+//! copied: a parsed [`DnsMessage`] keeps offsets into the wire bytes, and text
 //! is produced on demand by walking them again.
 
 use std::fmt::{self, Write};
@@ -136,7 +136,7 @@ impl Header {
         ((self.flags >> 11) & 0xf) as u8
     }
 
-    /// The 4-bit RCODE of the header (see [`Message::rcode`] for EDNS).
+    /// The 4-bit RCODE of the header (see [`DnsMessage::rcode`] for EDNS).
     pub fn rcode(&self) -> u8 {
         (self.flags & 0xf) as u8
     }
@@ -168,7 +168,7 @@ pub struct Question {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Record {
+pub struct ResourceRecord {
     /// Offset of the owner name in the message.
     pub name: usize,
     pub rtype: u16,
@@ -196,18 +196,18 @@ impl Edns {
 
 /// A message that parsed completely.
 #[derive(Clone, Debug)]
-pub struct Message<'a> {
+pub struct DnsMessage<'a> {
     pub wire: &'a [u8],
     pub header: Header,
     pub questions: Vec<Question>,
     /// Answer, authority and additional records (OPT excluded).
-    pub sections: [Vec<Record>; 3],
+    pub sections: [Vec<ResourceRecord>; 3],
     pub edns: Option<Edns>,
     /// Bytes after the last record.
     pub trailing: usize,
 }
 
-impl Message<'_> {
+impl DnsMessage<'_> {
     /// The RCODE, extended by the OPT record if there is one.
     pub fn rcode(&self) -> u16 {
         let high = self
@@ -326,7 +326,7 @@ pub fn name_from_wire(wire: &[u8]) -> Result<String, Fault> {
 
 /// Reads header fields of one record at `pos`; returns it and the offset
 /// past it.
-fn read_record(msg: &[u8], pos: usize) -> Result<(Record, usize), Fault> {
+fn read_record(msg: &[u8], pos: usize) -> Result<(ResourceRecord, usize), Fault> {
     let fixed = read_name(msg, pos, &mut Discard)?;
     let rtype = be16(msg, fixed).ok_or(Fault::Truncated)?;
     let class = be16(msg, fixed + 2).ok_or(Fault::Truncated)?;
@@ -336,7 +336,7 @@ fn read_record(msg: &[u8], pos: usize) -> Result<(Record, usize), Fault> {
     if msg.len() < start + rdlength {
         return Err(Fault::Truncated);
     }
-    let record = Record {
+    let record = ResourceRecord {
         name: pos,
         rtype,
         class,
@@ -352,7 +352,7 @@ fn section_place(names: &[&str; 4], section: usize, index: usize) -> String {
 
 /// Parses a whole message. Every name, every record and the RDATA of every
 /// type this module knows are checked.
-pub fn parse(wire: &[u8]) -> Result<Message<'_>, ParseError> {
+pub fn parse(wire: &[u8]) -> Result<DnsMessage<'_>, ParseError> {
     let header = Header::parse(wire).ok_or_else(|| ParseError {
         place: "header".into(),
         fault: Fault::Other("message shorter than the 12-byte header"),
@@ -376,7 +376,7 @@ pub fn parse(wire: &[u8]) -> Result<Message<'_>, ParseError> {
         });
         pos = end + 4;
     }
-    let mut sections: [Vec<Record>; 3] = Default::default();
+    let mut sections: [Vec<ResourceRecord>; 3] = Default::default();
     let mut edns = None;
     for (section, records) in sections.iter_mut().enumerate() {
         for index in 0..header.counts[section + 1] as usize {
@@ -411,7 +411,7 @@ pub fn parse(wire: &[u8]) -> Result<Message<'_>, ParseError> {
             records.push(record);
         }
     }
-    Ok(Message {
+    Ok(DnsMessage {
         wire,
         header,
         questions,
@@ -558,7 +558,11 @@ fn write_type_bitmap<W: Write>(out: &mut W, mut bitmap: &[u8]) -> Result<(), Fau
 
 /// Checks the RDATA of `record` against its type's layout and appends its
 /// presentation form to `out` (RFC 3597 `\# len hex` for other types).
-pub fn write_rdata<W: Write>(msg: &[u8], record: &Record, out: &mut W) -> Result<(), Fault> {
+pub fn write_rdata<W: Write>(
+    msg: &[u8],
+    record: &ResourceRecord,
+    out: &mut W,
+) -> Result<(), Fault> {
     let mut rd = Rdata {
         msg,
         pos: record.rdata.start,
@@ -869,7 +873,7 @@ fn option_name(code: u16) -> Option<&'static str> {
 
 /// Appends `message` as dig-like text, every line prefixed by `indent`
 /// (blank lines stay empty).
-pub fn write_text(out: &mut String, message: &Message<'_>, indent: &str) {
+pub fn write_text(out: &mut String, message: &DnsMessage<'_>, indent: &str) {
     let h = &message.header;
     let names = h.section_names();
     let _ = write!(out, "{indent};; ->>HEADER<<- opcode: ");
@@ -982,7 +986,7 @@ pub fn write_text(out: &mut String, message: &Message<'_>, indent: &str) {
 }
 
 /// One record as `owner TTL CLASS TYPE RDATA`, tab-separated like ldns.
-pub fn write_record(out: &mut String, wire: &[u8], record: &Record) {
+pub fn write_record(out: &mut String, wire: &[u8], record: &ResourceRecord) {
     let _ = read_name(wire, record.name, out);
     let _ = write!(
         out,
@@ -1003,7 +1007,7 @@ pub fn write_record(out: &mut String, wire: &[u8], record: &Record) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{Builder, Rng, response, wire_name};
+    use dnstap_testkit::wire::{Builder, Rng, response, wire_name};
 
     #[test]
     fn parses_a_compressed_response() {
@@ -1305,16 +1309,16 @@ mod tests {
         let mut text = String::new();
         for round in 0..20_000 {
             let wire: Vec<u8> = if round % 2 == 0 {
-                let len = (rng.next() % 300) as usize;
-                (0..len).map(|_| rng.next() as u8).collect()
+                let len = (rng.next_u64() % 300) as usize;
+                (0..len).map(|_| rng.next_u64() as u8).collect()
             } else {
                 // Valid message with a few bytes flipped: reaches deep code.
                 let mut w = base.clone();
-                for _ in 0..1 + rng.next() % 4 {
-                    let i = (rng.next() as usize) % w.len();
-                    w[i] = rng.next() as u8;
+                for _ in 0..1 + rng.next_u64() % 4 {
+                    let i = (rng.next_u64() as usize) % w.len();
+                    w[i] = rng.next_u64() as u8;
                 }
-                w.truncate(w.len() - (rng.next() % 4) as usize);
+                w.truncate(w.len() - (rng.next_u64() % 4) as usize);
                 w
             };
             if let Ok(m) = parse(&wire) {

@@ -16,54 +16,20 @@
 pub mod dns;
 pub mod names;
 pub mod pbwalk;
+mod record;
 mod render;
 mod time;
 
-use prost::Message as _;
+pub use record::Record;
 
-use dnstap::proto;
-use pbwalk::In;
-
-/// A `Dnstap` record as prost decodes it, plus what prost cannot tell:
-/// unknown fields and whether required fields are present.
-pub struct Record {
-    pub dnstap: proto::Dnstap,
-    pub fields: pbwalk::Fields,
-}
-
-impl Record {
-    /// Decodes one `Dnstap` protobuf; an error when prost rejects it.
-    pub fn decode(payload: &[u8]) -> Result<Record, prost::DecodeError> {
-        let dnstap = proto::Dnstap::decode(payload)?;
-        // prost accepted the bytes, so the walk does too; should it not,
-        // the record still prints, only without its unknown fields.
-        let fields = pbwalk::walk(payload).unwrap_or_default();
-        Ok(Record { dnstap, fields })
-    }
-
-    /// `Dnstap.type`, if the record carries it.
-    pub fn dnstap_type(&self) -> Option<i32> {
-        self.fields
-            .has(In::Dnstap, 15)
-            .then_some(self.dnstap.r#type)
-    }
-
-    /// `Message.type`, if the record carries a message with a type.
-    pub fn message_type(&self) -> Option<i32> {
-        let message = self.dnstap.message.as_ref()?;
-        self.fields.has(In::Message, 1).then_some(message.r#type)
-    }
-}
-
-/// How `dnstap-kit read` prints a record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How `dnstap-kit read` prints a record (`--format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// One line per message, the columns of `dnstap-ldns -q`.
+    /// One line per message, like `dnstap-ldns -q`.
     Text,
-    /// Every field, DNS messages decoded dig-style, one document ended by
-    /// `---` (the layout of `dnstap-ldns -y`).
+    /// Every field, DNS messages decoded dig-style, like `dnstap-ldns -y`.
     Yaml,
-    /// One JSON object on one line.
+    /// One JSON object per line (schema in the README).
     Json,
 }
 

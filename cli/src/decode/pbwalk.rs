@@ -195,8 +195,8 @@ pub fn walk(payload: &[u8]) -> Result<Fields, WalkError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{Rng, put_bytes, put_key, put_varint};
     use dnstap::proto;
+    use dnstap_testkit::wire::{Rng, put_bytes, put_key, put_varint};
     use prost::Message as _;
 
     #[test]
@@ -285,8 +285,8 @@ mod tests {
         assert!(walk(&deep).is_err());
         let mut rng = Rng(12345);
         for _ in 0..20_000 {
-            let len = (rng.next() % 64) as usize;
-            let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            let len = (rng.next_u64() % 64) as usize;
+            let bytes: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
             let _ = walk(&bytes);
         }
     }

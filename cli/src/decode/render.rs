@@ -11,7 +11,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use base64::Engine as _;
 
 use super::names::*;
-use super::{Record, dns, time};
+use super::record::Record;
+use super::{dns, time};
 use dnstap::proto;
 
 /// Whether a message type is a query: every QUERY is odd and its RESPONSE
@@ -610,7 +611,7 @@ pub fn write_json(out: &mut String, record: &Record) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{Rng, response, wire_name};
+    use dnstap_testkit::wire::{Rng, response, wire_name};
     use prost::Message as _;
 
     fn record(message: proto::Message) -> Record {
@@ -818,9 +819,9 @@ message:
         let mut out = String::new();
         for _ in 0..5000 {
             let mut bytes = base.clone();
-            for _ in 0..1 + rng.next() % 3 {
-                let i = (rng.next() as usize) % bytes.len();
-                bytes[i] = rng.next() as u8;
+            for _ in 0..1 + rng.next_u64() % 3 {
+                let i = (rng.next_u64() as usize) % bytes.len();
+                bytes[i] = rng.next_u64() as u8;
             }
             if let Ok(record) = Record::decode(&bytes) {
                 out.clear();

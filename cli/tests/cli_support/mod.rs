@@ -18,12 +18,8 @@ use dnstap::{Logger, MessageFields, Options, PolicyFields, Timestamp};
 #[allow(unused_imports)]
 pub use dnstap_testkit::{TempDir, temp_dir, wait_until, which};
 
-// DNS names and protobuf fields byte by byte, shared with the unit tests
-// (each test crate uses some of them).
-#[path = "../../src/testing.rs"]
-mod testing;
 #[allow(unused_imports)]
-pub use testing::{put_bytes, put_key, put_uint, put_varint, wire_name};
+pub use dnstap_testkit::wire::{put_bytes, put_key, put_uint, put_varint, wire_name};
 
 /// Every run of the binary ends within this time, or the test fails.
 pub const RUN_LIMIT: Duration = Duration::from_secs(60);

@@ -1,10 +1,6 @@
-//! Test builders shared by the unit tests of `dnstap::decode`, of the
-//! CLI's `check` and by the CLI integration tests (`tests/cli_support`,
-//! which include this file by path): DNS names and messages in wire
-//! format, protobuf fields byte by byte, and a deterministic generator.
-//! Plain `std` code only, so that it compiles in each of those crates.
-
-#![allow(dead_code)]
+//! Bytes built by hand: DNS names and messages in wire format, protobuf
+//! fields one by one (for records prost would not write), and a
+//! deterministic generator of "random" input.
 
 // ---------------------------------------------------------------------------
 // DNS messages.
@@ -133,7 +129,7 @@ pub fn put_bytes(out: &mut Vec<u8>, field: u32, value: &[u8]) {
 pub struct Rng(pub u64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
