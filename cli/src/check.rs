@@ -232,10 +232,10 @@ fn check_dns(violations: &mut Vec<String>, name: &str, wire: &Option<Vec<u8>>, q
                     message.trailing
                 ));
             }
-            if query && message.header.qr() {
+            if query && message.header().qr() {
                 violations.push(format!("{name} has the QR bit set"));
             }
-            if !query && !message.header.qr() {
+            if !query && !message.header().qr() {
                 violations.push(format!("{name} has the QR bit clear"));
             }
         }

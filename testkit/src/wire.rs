@@ -97,6 +97,21 @@ pub fn response() -> Vec<u8> {
         .0
 }
 
+/// An UPDATE of example.com. (RFC 2136): a prerequisite without RDATA
+/// (class ANY: the RRset exists) and the deletion of one record (class
+/// NONE, with its RDATA).
+pub fn update() -> Vec<u8> {
+    Builder::new(7, 0x2800, [1, 1, 1, 0])
+        .name("example.com")
+        .u16(6)
+        .u16(1)
+        .name("www.example.com")
+        .rr(1, 255, 0, &[])
+        .name("www.example.com")
+        .rr(1, 254, 0, &[192, 0, 2, 1])
+        .0
+}
+
 // ---------------------------------------------------------------------------
 // Protobuf, field by field (for records prost would not write).
 

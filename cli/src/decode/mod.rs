@@ -8,7 +8,8 @@
 //! - [`render()`] and [`Format::write`]: the three renderings (formats in
 //!   the README: "The `dnstap-kit` tool", "JSON schema").
 //! - [`names`]: the schema's names for enum values.
-//! - [`dns`]: DNS messages in wire format, parsed and printed dig-style.
+//! - [`dns`]: DNS messages in wire format, parsed by NLnet Labs' `domain`
+//!   and printed dig-style.
 //!
 //! Everything here is bounded by its input and never panics on hostile
 //! bytes (fuzzed by `fuzz/fuzz_targets/read.rs`).

@@ -137,7 +137,7 @@ pub fn write_text(out: &mut String, record: &Record) {
     };
     let _ = write!(out, " {}b ", wire.map_or(0, <[u8]>::len));
     match wire.and_then(dns::first_question) {
-        Some((_, Some((qname, qtype, qclass)))) => {
+        Some((qname, qtype, qclass)) => {
             let _ = write!(
                 out,
                 "\"{qname}\" {} {}",
@@ -456,11 +456,11 @@ fn json_dns(obj: &mut Obj<'_>, name: &str, wire: &[u8]) {
     m.base64("wire", wire);
     match parsed {
         Ok(message) => {
-            let h = &message.header;
-            m.num("id", h.id);
-            match dns::opcode_name(h.opcode()) {
+            let opcode = message.header().opcode().to_int();
+            m.num("id", message.header().id());
+            match dns::opcode_name(opcode) {
                 Some(text) => m.str("opcode", text),
-                None => m.num("opcode", h.opcode()),
+                None => m.num("opcode", opcode),
             }
             let rcode = message.rcode();
             match dns::rcode_name(rcode) {
@@ -469,22 +469,23 @@ fn json_dns(obj: &mut Obj<'_>, name: &str, wire: &[u8]) {
             }
             let out = m.key("flags");
             out.push('[');
-            for (i, flag) in h.flag_names().enumerate() {
+            for (i, flag) in dns::flag_names(message.flags()).enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
                 json_str(out, flag);
             }
             out.push(']');
-            if let Some(q) = message.questions.first() {
-                m.str("qname", &message.name_text(q.name));
-                m.plain("qclass", dns::ClassName(q.qclass));
-                m.plain("qtype", dns::TypeName(q.qtype));
+            if let Some((qname, qtype, qclass)) = message.first_question() {
+                m.str("qname", &qname);
+                m.plain("qclass", dns::ClassName(qclass));
+                m.plain("qtype", dns::TypeName(qtype));
             }
-            m.num("answers", h.counts[1]);
-            m.num("authority", h.counts[2]);
-            m.num("additional", h.counts[3]);
-            if let Some(edns) = &message.edns {
+            let counts = message.counts();
+            m.num("answers", counts[1]);
+            m.num("authority", counts[2]);
+            m.num("additional", counts[3]);
+            if let Some(edns) = message.edns() {
                 let mut e = Obj::open(m.key("edns"));
                 e.num("version", edns.version);
                 e.num("udp_size", edns.udp_size);

@@ -86,16 +86,6 @@ pub fn write_ldns(out: &mut String, seconds: u64, nanos: u32) {
     );
 }
 
-/// `YYYYMMDDHHMMSS`, the presentation form of RRSIG times (RFC 4034 §3.2).
-pub fn write_dnssec(out: &mut String, seconds: u32) {
-    let c = Civil::from_unix(seconds.into());
-    let _ = write!(
-        out,
-        "{:04}{:02}{:02}{:02}{:02}{:02}",
-        c.year, c.month, c.day, c.hour, c.minute, c.second
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,12 +154,9 @@ mod tests {
     }
 
     #[test]
-    fn ldns_and_dnssec_forms() {
+    fn ldns_form() {
         let mut out = String::new();
         write_ldns(&mut out, 1_700_000_000, 123_456_789);
         assert_eq!(out, "2023-11-14 22:13:20.123456");
-        out.clear();
-        write_dnssec(&mut out, 1_700_000_000);
-        assert_eq!(out, "20231114221320");
     }
 }
