@@ -5,7 +5,7 @@
 //!   and a MESSAGE record carries a message; `Message.type` is present and
 //!   known;
 //! - the fields the schema's trailing comment recommends for the type are
-//!   present ([`recommended`]; UPDATE_QUERY/UPDATE_RESPONSE, which the
+//!   present (`recommended`; UPDATE_QUERY/UPDATE_RESPONSE, which the
 //!   comment leaves out, are held to the AUTH_QUERY/AUTH_RESPONSE lists);
 //! - enum values are ones the schema defines (socket family, protocol,
 //!   HTTP protocol, policy action and match);

@@ -2,7 +2,7 @@
 //!
 //! Conventions, for every function here:
 //! - the signature is literal (cbindgen reads it) and the body runs inside
-//!   [`guard!`], so a Rust panic becomes `DNSTAP_E_INTERNAL` (or NULL, or
+//!   `guard!`, so a Rust panic becomes `DNSTAP_E_INTERNAL` (or NULL, or
 //!   nothing) instead of unwinding into C;
 //! - pointers are checked for NULL and lengths for range before any slice
 //!   is built;

@@ -1,7 +1,7 @@
 //! Helpers shared by the tests of both crates (libdnstap's `tests/`,
 //! dnstap-kit's unit tests and `cli/tests/`).
 //!
-//! - [`env`]: temporary directories, bounded waits, outside tools.
+//! - [`env`](mod@env): temporary directories, bounded waits, outside tools.
 //! - [`library`]: numbered messages through a [`dnstap::Logger`] and back.
 //! - [`wire`]: DNS messages and protobuf fields built byte by byte.
 

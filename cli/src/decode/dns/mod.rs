@@ -7,7 +7,7 @@
 //! What stays here is what the library does not decide: the rules of a
 //! whole message (OPT only once and only in the additional section, RFC
 //! 2136's records without RDATA, bytes after the last record), where a
-//! message fails ([`ParseError`]), and the text ([`text`]) with ldns's
+//! message fails ([`ParseError`]), and the text ([`write_text`]) with ldns's
 //! names ([`mnemonics`]). The README says why a library and what it cost.
 
 pub mod mnemonics;
