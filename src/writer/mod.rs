@@ -35,6 +35,7 @@ use crate::queue::Queue;
 const TICK_MAX: Duration = Duration::from_millis(100);
 /// Size at which a batch is written without draining more.
 const BATCH_BYTES: usize = 256 * 1024;
+
 /// Prepares the sink (a file is opened here, so that a bad path fails at
 /// once; a socket is connected by the writer, which keeps retrying) and
 /// starts the writer thread.

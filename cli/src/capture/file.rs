@@ -15,6 +15,7 @@ use super::log::log;
 const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 /// Pending bytes that are written at once.
 const FLUSH_BYTES: usize = 256 * 1024;
+
 /// Where captured frames go: a file (rotated) or standard output.
 enum Sink {
     File {
