@@ -10,11 +10,11 @@ use domain::base::name::ParsedName;
 use domain::base::zonefile_fmt::{DisplayKind, ZonefileFmt};
 use domain::rdata::AllRecordData;
 
+use super::message::{DnsMessage, Edns, write_name};
 use super::mnemonics::{
     ClassName, TypeName, count_names, flag_names, opcode_name, option_name, rcode_name,
     section_names,
 };
-use super::{DnsMessage, Edns, write_name};
 
 /// Appends `message` as dig-like text, every line prefixed by `indent`
 /// (blank lines stay empty).
@@ -188,8 +188,8 @@ fn write_character_string(out: &mut String, text: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::parse;
     use super::*;
+    use crate::decode::dns::parse;
     use dnstap_testkit::wire::{Builder, response, update, wire_name};
 
     #[test]
