@@ -3,6 +3,7 @@
 #   make                      build the release libraries
 #   make install PREFIX=/usr/local DESTDIR=
 #   make header               regenerate include/dnstap.h (pinned cbindgen)
+#   make schema               regenerate src/proto/dnstap.rs (prost-build, protoc)
 #   make test                 everything: see ci/test
 
 PREFIX     ?= /usr/local
@@ -16,12 +17,12 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 SONAME  := libdnstap.so.1
 RELEASE := target/release
 
-.PHONY: all build install uninstall header test clean
+.PHONY: all build install uninstall header schema test clean
 
 all: build
 
 build:
-	$(CARGO) build --release --lib
+	$(CARGO) build --release -p libdnstap --lib
 
 # The .pc names PREFIX, so it is written at every install, never cached.
 install: build
@@ -41,6 +42,9 @@ uninstall:
 
 header:
 	$(CBINDGEN) --config cbindgen.toml --output include/dnstap.h
+
+schema:
+	DNSTAP_KIT_UPDATE_SCHEMA=1 $(CARGO) test -p libdnstap --test generated schema
 
 test:
 	ci/test

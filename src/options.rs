@@ -1,27 +1,12 @@
 //! Settings of one logger.
 
 use std::fmt;
-use std::io::Write;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::log::LogFn;
 use crate::record::MAX_IDENTITY;
 use crate::sink::SinkSpec;
-
-/// Severity of a log line, with syslog's numbers (what servers map to).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-#[allow(non_camel_case_types, clippy::upper_case_acronyms)]
-pub enum LogLevel {
-    DNSTAP_LOG_ERROR = 3,
-    DNSTAP_LOG_WARNING = 4,
-    DNSTAP_LOG_INFO = 6,
-}
-
-/// Receives the library's log lines (from the writer thread, and from
-/// `init` and `fini` on the caller's thread).
-pub type LogFn = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
 
 pub const DEFAULT_QUEUE_CAPACITY: u32 = 16 * 1024;
 pub const MAX_QUEUE_CAPACITY: u32 = 1 << 24;
@@ -155,18 +140,6 @@ impl Options {
     /// Where log lines go; the default writes them to stderr.
     pub fn set_log(&mut self, log: LogFn) {
         self.log = Some(log);
-    }
-}
-
-/// Writes one log line to the configured callback or to stderr. A stderr
-/// that cannot be written (a full disk, a closed pipe) loses the line:
-/// `eprintln!` would panic and end the writer thread.
-pub(crate) fn emit(log: &Option<LogFn>, level: LogLevel, message: &str) {
-    match log {
-        Some(callback) => callback(level, message),
-        None => {
-            let _ = writeln!(std::io::stderr().lock(), "libdnstap: {message}");
-        }
     }
 }
 

@@ -13,7 +13,7 @@ use std::thread::{self, Thread};
 use std::time::Duration;
 
 use crate::counters::{self, Striped};
-use crate::record::{MAX_FRAME_SIZE, Message, RecordHeader};
+use crate::record::{MAX_FRAME_SIZE, QueuedMessage, RecordHeader};
 use crate::ring::Ring;
 
 /// Ring bytes per message of `queue_capacity`: a record costs 104 bytes
@@ -86,7 +86,7 @@ impl Queue {
     /// Copies `message` into the queue, or drops it when the queue is full;
     /// counts either.
     #[inline]
-    pub fn offer(&self, message: &Message<'_>) -> bool {
+    pub fn offer(&self, message: &QueuedMessage<'_>) -> bool {
         let Some(used) = self.ring.push(&message.header, &message.strings) else {
             self.counts.bump(counters::slot(), |counts| &counts.dropped);
             return false;
@@ -158,7 +158,7 @@ mod tests {
     use std::sync::Arc;
     use std::time::Instant;
 
-    fn query(body: &[u8]) -> Message<'_> {
+    fn query(body: &[u8]) -> QueuedMessage<'_> {
         MessageFields {
             message_type: 5,
             query_message: body,

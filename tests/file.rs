@@ -1,12 +1,10 @@
 //! The file sink: a valid Frame Streams file while running and after
 //! shutdown, rotation with reopen, open errors at init.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
 use dnstap::{Error, LogOutcome, Logger, Options};
+use dnstap_testkit::*;
 
 fn file_options(path: &std::path::Path, log: &LogLines) -> Options {
     let mut options = Options::new();

@@ -350,13 +350,14 @@ unpack_source() {
         "$DNSTAP_KIT_ROOT/patches/$name/$version"
 }
 
-# library_hash: what a server build depends on in this repository (the
-# library's sources, header, build files; not the CLI).
+# library_hash: what a server build depends on in this repository: the
+# library crate's sources, header and build files (Cargo.lock is the
+# workspace's, so a tool dependency also counts: conservative, never stale).
 library_hash() {
     (
         cd "$DNSTAP_KIT_ROOT" &&
             find Cargo.toml Cargo.lock build.rs cbindgen.toml Makefile libdnstap.pc.in include proto src \
-                -path src/bin -prune -o -type f -print0 | sort -z | xargs -0 cat
+                -type f -print0 | sort -z | xargs -0 cat
     ) | sha256sum | cut -c1-16
 }
 

@@ -4,7 +4,7 @@
 //! newlines and tabs, and JSON one line that parses as an object.
 #![no_main]
 
-use dnstap::decode::{Format, Record};
+use dnstap_kit::decode::{Format, Record};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //!
 //! Conventions, for every function here:
 //! - the signature is literal (cbindgen reads it) and the body runs inside
-//!   [`guard!`], so a Rust panic becomes `DNSTAP_E_INTERNAL` (or NULL, or
+//!   `guard!`, so a Rust panic becomes `DNSTAP_E_INTERNAL` (or NULL, or
 //!   nothing) instead of unwinding into C;
 //! - pointers are checked for NULL and lengths for range before any slice
 //!   is built;
@@ -13,16 +13,19 @@
 // `unsafe`; their pointer contracts are in each doc comment instead.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+pub mod result;
 pub mod types;
 
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::sync::{Arc, Mutex};
 
-use crate::error::{Error, describe, dnstap_result};
+use crate::error::Error;
+use crate::log::{LogFn, LogLevel, log_line};
 use crate::logger::{LogOutcome, Logger};
-use crate::options::{LogLevel, Options, emit};
-use crate::record::{MAX_FRAME_SIZE, Message, Octets};
-use types::{dnstap_log_callback, dnstap_message, dnstap_policy, dnstap_stats};
+use crate::options::Options;
+use crate::record::{MAX_FRAME_SIZE, Octets, QueuedMessage};
+use result::{code, describe, dnstap_result};
+use types::{dnstap_log_callback, dnstap_log_level, dnstap_message, dnstap_policy, dnstap_stats};
 
 /// Runs a body, turning a panic into `$default`.
 macro_rules! guard {
@@ -52,16 +55,12 @@ const OK: c_int = dnstap_result::DNSTAP_OK as c_int;
 impl dnstap_options {
     /// Records a failure's reason (and logs it) and returns its code.
     fn fail(&self, err: Error) -> c_int {
-        emit(
-            &self.options.log,
-            LogLevel::DNSTAP_LOG_ERROR,
-            &err.to_string(),
-        );
+        log_line(&self.options.log, LogLevel::Error, &err.to_string());
         let text = CString::new(err.to_string().replace('\0', " ")).unwrap_or_default();
         if let Ok(mut last) = self.last_error.lock() {
             *last = text;
         }
-        err.code() as c_int
+        code(&err)
     }
 
     fn apply(&mut self, set: impl FnOnce(&mut Options) -> Result<(), Error>) -> c_int {
@@ -172,7 +171,7 @@ fn check_size(given: u32, minimum: usize) -> Result<(), Error> {
 unsafe fn read_message<'a>(
     m: *const dnstap_message,
     envelope: usize,
-    out: &mut Message<'a>,
+    out: &mut QueuedMessage<'a>,
 ) -> Result<(), Error> {
     // SAFETY: every layout starts with the u32 size; read it alone, so a
     // struct smaller than ours is refused before it is read past its end.
@@ -259,7 +258,7 @@ fn with_options(
         // SAFETY: the caller passes an object from dnstap_options_new, used
         // by one thread at a time.
         match unsafe { opts.as_mut() } {
-            None => Error::Null("options").code() as c_int,
+            None => code(&Error::Null("options")),
             Some(opts) => opts.apply(set),
         }
     })
@@ -397,9 +396,10 @@ pub extern "C" fn dnstap_options_set_log_callback(
             let user = UserData(user);
             Arc::new(move |level: LogLevel, line: &str| {
                 let line = CString::new(line.replace('\0', " ")).unwrap_or_default();
+                let level = dnstap_log_level::from(level) as c_int;
                 // SAFETY: the caller gave a callback that takes these arguments.
-                unsafe { callback(user.get(), level as c_int, line.as_ptr()) }
-            }) as crate::options::LogFn
+                unsafe { callback(user.get(), level, line.as_ptr()) }
+            }) as LogFn
         });
         Ok(())
     })
@@ -437,7 +437,7 @@ pub extern "C" fn dnstap_init(opts: *const dnstap_options, out: *mut *mut dnstap
     guard!(INTERNAL, {
         // SAFETY: NULL or an object from dnstap_options_new.
         let Some(opts) = (unsafe { opts.as_ref() }) else {
-            return Error::Null("options").code() as c_int;
+            return code(&Error::Null("options"));
         };
         if out.is_null() {
             return opts.fail(Error::Null("out"));
@@ -473,12 +473,12 @@ pub extern "C" fn dnstap_log_message(h: *mut dnstap, m: *const dnstap_message) -
     guard!(INTERNAL, {
         // SAFETY: NULL or a live handle from dnstap_init; only shared access.
         let Some(handle) = (unsafe { h.as_ref() }) else {
-            return Error::Null("handle").code() as c_int;
+            return code(&Error::Null("handle"));
         };
         if m.is_null() {
-            return Error::Null("message").code() as c_int;
+            return code(&Error::Null("message"));
         }
-        let mut message = Message::default();
+        let mut message = QueuedMessage::default();
         // SAFETY: a caller-filled dnstap_message whose pointers cover their
         // lengths; read_message reads `size` before the rest.
         let outcome = unsafe { read_message(m, handle.logger.envelope(), &mut message) }
@@ -487,7 +487,7 @@ pub extern "C" fn dnstap_log_message(h: *mut dnstap, m: *const dnstap_message) -
             Ok(LogOutcome::Queued) => OK,
             Ok(LogOutcome::Dropped) => dnstap_result::DNSTAP_DROPPED as c_int,
             Ok(LogOutcome::SampledOut) => dnstap_result::DNSTAP_SAMPLED_OUT as c_int,
-            Err(err) => err.code() as c_int,
+            Err(err) => code(&err),
         }
     })
 }
@@ -497,7 +497,7 @@ pub extern "C" fn dnstap_log_message(h: *mut dnstap, m: *const dnstap_message) -
 pub extern "C" fn dnstap_message_init(m: *mut dnstap_message) -> c_int {
     guard!(INTERNAL, {
         if m.is_null() {
-            return Error::Null("message").code() as c_int;
+            return code(&Error::Null("message"));
         }
         // SAFETY: non-NULL and points to a caller-allocated dnstap_message;
         // all-zero is a valid value of every field.
@@ -511,13 +511,13 @@ pub extern "C" fn dnstap_message_init(m: *mut dnstap_message) -> c_int {
 
 fn fill_stats(stats: crate::stats::Stats, out: *mut dnstap_stats) -> c_int {
     if out.is_null() {
-        return Error::Null("stats").code() as c_int;
+        return code(&Error::Null("stats"));
     }
     // SAFETY: a caller-allocated dnstap_stats; its leading `size` is read
     // alone, so a struct smaller than ours is refused before it is written.
     let size = unsafe { std::ptr::read(out.cast::<u32>()) };
     if let Err(err) = check_size(size, STATS_SIZE_V1) {
-        return err.code() as c_int;
+        return code(&err);
     }
     // SAFETY: non-NULL and at least as large as our layout.
     unsafe {
@@ -544,7 +544,7 @@ pub extern "C" fn dnstap_stats(h: *const dnstap, out: *mut dnstap_stats) -> c_in
     guard!(INTERNAL, {
         // SAFETY: NULL or a live handle.
         match unsafe { h.as_ref() } {
-            None => Error::Null("handle").code() as c_int,
+            None => code(&Error::Null("handle")),
             Some(handle) => fill_stats(handle.logger.stats(), out),
         }
     })
@@ -559,7 +559,7 @@ pub extern "C" fn dnstap_reopen(h: *mut dnstap) -> c_int {
     guard!(INTERNAL, {
         // SAFETY: NULL or a live handle.
         match unsafe { h.as_ref() } {
-            None => Error::Null("handle").code() as c_int,
+            None => code(&Error::Null("handle")),
             Some(handle) => {
                 handle.logger.reopen();
                 OK
@@ -587,7 +587,7 @@ pub extern "C" fn dnstap_fini(h: *mut dnstap) {
 pub extern "C" fn dnstap_fini_stats(h: *mut dnstap, out: *mut dnstap_stats) -> c_int {
     guard!(INTERNAL, {
         if h.is_null() {
-            return Error::Null("handle").code() as c_int;
+            return code(&Error::Null("handle"));
         }
         // SAFETY: a live handle from dnstap_init, not used by anyone else now.
         let handle = unsafe { Box::from_raw(h) };

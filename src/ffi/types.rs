@@ -4,6 +4,8 @@
 
 use std::os::raw::{c_char, c_int, c_void};
 
+use crate::log::LogLevel;
+
 /// `Message.Type`: what the logged message is. Every query type is odd and
 /// its response type is the next number.
 #[repr(u32)]
@@ -63,6 +65,24 @@ pub enum dnstap_policy_match {
     DNSTAP_POLICY_MATCH_RESPONSE_IP = 3,
     DNSTAP_POLICY_MATCH_NS_NAME = 4,
     DNSTAP_POLICY_MATCH_NS_IP = 5,
+}
+
+/// Severity of a log line, with syslog's numbers (what servers map to).
+#[repr(C)]
+pub enum dnstap_log_level {
+    DNSTAP_LOG_ERROR = 3,
+    DNSTAP_LOG_WARNING = 4,
+    DNSTAP_LOG_INFO = 6,
+}
+
+impl From<LogLevel> for dnstap_log_level {
+    fn from(level: LogLevel) -> dnstap_log_level {
+        match level {
+            LogLevel::Error => dnstap_log_level::DNSTAP_LOG_ERROR,
+            LogLevel::Warning => dnstap_log_level::DNSTAP_LOG_WARNING,
+            LogLevel::Info => dnstap_log_level::DNSTAP_LOG_INFO,
+        }
+    }
 }
 
 /// Response policy (for example RPZ) applied to a message.

@@ -6,7 +6,7 @@ use std::io::{self, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::{ControlType, DNSTAP_CONTENT_TYPE, control_frame};
+use super::frame::{ControlType, DNSTAP_CONTENT_TYPE, control_frame};
 
 /// A dnstap Frame Streams file being written: START when created, whole
 /// data frames, STOP when finished. A failed write is cut back to the last

@@ -1,6 +1,7 @@
 //! Frames encoded and waiting for one large write.
 
-use crate::record::{Encoder, RecordHeader};
+use crate::record::RecordHeader;
+use crate::record::encode::Encoder;
 
 /// Encoded data frames, and where each ends, so that a short write can be
 /// split into frames written and frames lost.

@@ -8,112 +8,62 @@
 //! it can before a deadline, counts the rest as lost, and ends the stream.
 
 mod batch;
+mod context;
 mod output;
+mod shared;
 mod socket;
 
-use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 
 use batch::Batch;
-pub(crate) use output::Output;
+use context::{Context, Failure, REPORT_INTERVAL, WriterConfig};
+use output::Output;
+pub(crate) use shared::Shared;
+use shared::{CLOSE_GRACE, FINISH_WAIT_MAX};
 
-use crate::logger::Shared;
-use crate::options::{LogFn, LogLevel, emit};
-use crate::stats::WriterCounters;
+use crate::error::Error;
+use crate::log::LogLevel;
+use crate::options::Options;
+use crate::queue::Queue;
 
 /// Longest sleep: bounds the latency of `dnstap_reopen` (a flag set from a
 /// signal handler) and of low-traffic flushes.
 const TICK_MAX: Duration = Duration::from_millis(100);
 /// Size at which a batch is written without draining more.
 const BATCH_BYTES: usize = 256 * 1024;
-/// Repeated failures and drops are reported at most this often.
-const REPORT_INTERVAL: Duration = Duration::from_secs(10);
-/// After the drain deadline, STOP and FINISH get this much more time.
-const CLOSE_GRACE: Duration = Duration::from_millis(1000);
-/// Longest wait for FINISH after STOP (Unbound waits 2 s too).
-const FINISH_WAIT_MAX: Duration = Duration::from_secs(2);
 
-pub(crate) struct WriterConfig {
-    pub identity: Vec<u8>,
-    pub version: Vec<u8>,
-    pub flush_interval: Duration,
-    pub reconnect_max: Duration,
-    pub queue_capacity: u32,
-    pub log: Option<LogFn>,
-}
-
-/// Limits a repeating message to one line per interval, with a count.
-#[derive(Default)]
-struct Throttle {
-    last: Option<Instant>,
-    suppressed: u64,
-}
-
-impl Throttle {
-    /// The number of suppressed repeats if a line is due now.
-    fn due(&mut self) -> Option<u64> {
-        let now = Instant::now();
-        if self.last.is_some_and(|last| now < last + REPORT_INTERVAL) {
-            self.suppressed += 1;
-            return None;
-        }
-        self.last = Some(now);
-        Some(std::mem::take(&mut self.suppressed))
-    }
-}
-
-/// The failures that repeat with every retry, each limited on its own so
-/// that one does not hide another.
-#[derive(Clone, Copy)]
-pub(crate) enum Failure {
-    OpenFile,
-    Write,
-    Connect,
-    ShortConnection,
-}
-
-const FAILURE_KINDS: usize = Failure::ShortConnection as usize + 1;
-
-/// What the outputs need from the writer.
-pub(crate) struct Context<'a> {
-    pub config: &'a WriterConfig,
-    shared: &'a Shared,
-    throttles: RefCell<[Throttle; FAILURE_KINDS]>,
-}
-
-impl Context<'_> {
-    pub fn counters(&self) -> &WriterCounters {
-        &self.shared.counters
-    }
-
-    pub fn log(&self, level: LogLevel, message: &str) {
-        emit(&self.config.log, level, message);
-    }
-
-    /// A warning that may repeat with every retry: one line per interval
-    /// and kind of failure.
-    pub fn log_throttled(&self, failure: Failure, message: &str) {
-        let due = self.throttles.borrow_mut()[failure as usize].due();
-        if let Some(suppressed) = due {
-            let note = match suppressed {
-                0 => String::new(),
-                n => format!(" ({n} similar failures since the last report)"),
-            };
-            self.log(LogLevel::DNSTAP_LOG_WARNING, &format!("{message}{note}"));
-        }
-    }
-
-    /// `deadline`, or earlier if shutdown has set a drain deadline.
-    pub fn clamp(&self, deadline: Instant) -> Instant {
-        self.shared
-            .drain_deadline()
-            .map_or(deadline, |drain| deadline.min(drain))
-    }
+/// Prepares the sink (a file is opened here, so that a bad path fails at
+/// once; a socket is connected by the writer, which keeps retrying) and
+/// starts the writer thread.
+pub(crate) fn start(options: &Options) -> Result<(Arc<Shared>, JoinHandle<()>), Error> {
+    let spec = options
+        .sink
+        .as_ref()
+        .ok_or_else(|| Error::invalid("no sink is set"))?;
+    let output = Output::new(spec, options.bidirectional)?;
+    let shared = Arc::new(Shared::new(Queue::new(
+        options.queue_capacity as usize,
+        options.sample_rate,
+    )));
+    let config = WriterConfig {
+        identity: options.identity.clone(),
+        version: options.version.clone(),
+        flush_interval: options.flush_interval,
+        reconnect_max: options.reconnect_max,
+        queue_capacity: options.queue_capacity,
+        log: options.log.clone(),
+    };
+    let writer_shared = Arc::clone(&shared);
+    let writer = thread::Builder::new()
+        .name("dnstap-writer".into())
+        .spawn(move || run(writer_shared, config, output))
+        .map_err(|err| Error::Thread(err.to_string()))?;
+    shared.queue.set_writer(writer.thread().clone());
+    Ok((shared, writer))
 }
 
 fn block_signals() {
@@ -148,7 +98,7 @@ impl DropReport {
         let dropped = ctx.shared.queue.totals().dropped;
         if dropped > self.reported {
             ctx.log(
-                LogLevel::DNSTAP_LOG_WARNING,
+                LogLevel::Warning,
                 &format!(
                     "{} messages dropped since the last report: the queue of {} messages was full",
                     dropped - self.reported,
@@ -193,18 +143,14 @@ fn drain(
     }
 }
 
-pub(crate) fn run(shared: Arc<Shared>, config: WriterConfig, mut output: Output) {
+fn run(shared: Arc<Shared>, config: WriterConfig, mut output: Output) {
     block_signals();
-    let ctx = Context {
-        config: &config,
-        shared: &shared,
-        throttles: RefCell::default(),
-    };
+    let ctx = Context::new(&config, &shared);
     let mut batch = Batch::new(&config.identity, &config.version);
     let mut drops = DropReport::default();
     let tick = config.flush_interval.min(TICK_MAX);
     loop {
-        if shared.reopen.swap(false, Ordering::AcqRel) {
+        if shared.take_reopen_request() {
             output.reopen(&ctx);
         }
         if let Some(deadline) = shared.drain_deadline() {
@@ -247,7 +193,7 @@ fn finish(ctx: &Context<'_>, output: &mut Output, batch: &mut Batch, deadline: I
     if left > 0 {
         ctx.counters().add_lost(left);
         ctx.log(
-            LogLevel::DNSTAP_LOG_ERROR,
+            LogLevel::Error,
             &format!("{left} messages lost at shutdown: the sink did not take them in time"),
         );
     }

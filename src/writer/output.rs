@@ -5,11 +5,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::context::{Context, Failure};
 use super::socket::Connection;
-use super::{Context, Failure};
 use crate::error::Error;
 use crate::framestream::{ControlType, DNSTAP_CONTENT_TYPE, StreamFile, control_frame};
-use crate::options::{LogLevel, RECONNECT_MIN};
+use crate::log::LogLevel;
+use crate::options::RECONNECT_MIN;
 use crate::sink::SinkSpec;
 
 /// Time a collector has to accept a connection and answer READY.
@@ -133,7 +134,7 @@ impl FileOutput {
                 self.file = Some(file);
                 ctx.counters().add_reconnect();
                 ctx.log(
-                    LogLevel::DNSTAP_LOG_INFO,
+                    LogLevel::Info,
                     &format!("opened dnstap file {}", self.path.display()),
                 );
             }
@@ -178,7 +179,7 @@ impl FileOutput {
     fn reopen(&mut self, ctx: &Context<'_>) {
         if self.file.as_ref().is_some_and(StreamFile::is_at_path) {
             ctx.log(
-                LogLevel::DNSTAP_LOG_INFO,
+                LogLevel::Info,
                 &format!(
                     "reopen: {} was not rotated; still writing to it",
                     self.path.display()
@@ -194,7 +195,7 @@ impl FileOutput {
         if let Some(file) = self.file.take() {
             if let Err(err) = file.finish() {
                 ctx.log(
-                    LogLevel::DNSTAP_LOG_ERROR,
+                    LogLevel::Error,
                     &format!("cannot finish dnstap file {}: {err}", self.path.display()),
                 );
             }
@@ -270,7 +271,7 @@ impl SocketOutput {
                 // the throttled line in `lose`, not once per connection.
                 if !self.flapping {
                     ctx.log(
-                        LogLevel::DNSTAP_LOG_INFO,
+                        LogLevel::Info,
                         &format!("connected to collector {}{after}", self.target),
                     );
                 }
@@ -315,7 +316,7 @@ impl SocketOutput {
             self.backoff = RECONNECT_MIN;
             self.next_attempt = Instant::now() + RECONNECT_MIN;
             ctx.log(
-                LogLevel::DNSTAP_LOG_WARNING,
+                LogLevel::Warning,
                 &format!("{}: {err}; reconnecting", self.target),
             );
         }
@@ -392,7 +393,7 @@ impl SocketOutput {
             if !warned && now >= progress.1 + STALL_WARNING {
                 warned = true;
                 ctx.log(
-                    LogLevel::DNSTAP_LOG_WARNING,
+                    LogLevel::Warning,
                     &format!("collector {target} is not reading; new messages are dropped while it stalls"),
                 );
             }
@@ -401,7 +402,7 @@ impl SocketOutput {
         let (sent, result) = connection.send_until(bytes, &mut deadline);
         if warned && result.is_ok() {
             ctx.log(
-                LogLevel::DNSTAP_LOG_INFO,
+                LogLevel::Info,
                 &format!("collector {} is reading again", self.target),
             );
         }
@@ -435,7 +436,7 @@ impl SocketOutput {
             });
         if let Err(err) = finished {
             ctx.log(
-                LogLevel::DNSTAP_LOG_WARNING,
+                LogLevel::Warning,
                 &format!(
                     "collector {} did not finish the stream cleanly: {err}",
                     self.target

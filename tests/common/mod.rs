@@ -1,5 +1,5 @@
 //! A scriptable Frame Streams collector for the integration tests, built on
-//! the library's own frame decoder, plus helpers to log and decode.
+//! the library's own frame decoder.
 
 #![allow(dead_code)]
 
@@ -13,11 +13,9 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use dnstap::framestream::{
-    Control, ControlType, DNSTAP_CONTENT_TYPE, Frame, FrameReader, control_frame, parse_frame,
+    Control, ControlType, DNSTAP_CONTENT_TYPE, Frame, control_frame, parse_frame,
 };
-use dnstap::proto;
-use dnstap::{LogLevel, LogOutcome, Logger, MessageFields, Options, Timestamp};
-use prost::Message as _;
+pub use dnstap_testkit::*;
 
 /// How the collector answers a writer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -278,97 +276,4 @@ impl Drop for Collector {
     fn drop(&mut self) {
         self.shutdown();
     }
-}
-
-pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
-    done()
-}
-
-/// Log lines captured from the library.
-#[derive(Clone, Default)]
-pub struct LogLines(Arc<Mutex<Vec<(LogLevel, String)>>>);
-
-impl LogLines {
-    pub fn attach(&self, options: &mut Options) {
-        let lines = self.0.clone();
-        options.set_log(Arc::new(move |level, line| {
-            lines.lock().unwrap().push((level, line.to_string()))
-        }));
-    }
-
-    pub fn containing(&self, needle: &str) -> usize {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, line)| line.contains(needle))
-            .count()
-    }
-
-    pub fn dump(&self) -> String {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(l, s)| format!("{l:?} {s}\n"))
-            .collect()
-    }
-}
-
-pub const QUERY: &[u8] =
-    b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01";
-
-/// A client query numbered `n` (in the query time's nanoseconds).
-pub fn client_query(n: u32) -> MessageFields<'static> {
-    MessageFields {
-        message_type: proto::message::Type::ClientQuery as u32,
-        socket_protocol: proto::SocketProtocol::Udp as u32,
-        query_address: Some("192.0.2.1:5353".parse().unwrap()),
-        query_time: Some(Timestamp {
-            sec: 1_700_000_000,
-            nsec: n,
-        }),
-        query_message: QUERY,
-        ..Default::default()
-    }
-}
-
-/// Logs client queries numbered `range`; each must be queued.
-pub fn log_sequence(logger: &Logger, range: std::ops::Range<u32>) {
-    for n in range {
-        assert_eq!(logger.log(&client_query(n)).unwrap(), LogOutcome::Queued);
-    }
-}
-
-/// The `n` of [`client_query`] in a decoded record.
-pub fn sequence(payload: &[u8]) -> u32 {
-    let record = proto::Dnstap::decode(payload).unwrap();
-    record.message.unwrap().query_time_nsec.unwrap()
-}
-
-/// Every data frame of a Frame Streams file, and whether STOP ended it.
-pub fn read_file(path: &Path) -> (Vec<Vec<u8>>, bool) {
-    let file = std::fs::File::open(path).unwrap();
-    let mut reader = FrameReader::new(file, 1 << 20);
-    let mut frames = Vec::new();
-    while let Some(frame) = reader.next_data().unwrap() {
-        frames.push(frame.to_vec());
-    }
-    assert_eq!(reader.content_type(), Some(DNSTAP_CONTENT_TYPE));
-    let stopped = matches!(reader.end(), Some(dnstap::framestream::StreamEnd::Stopped));
-    (frames, stopped)
-}
-
-pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dnstap-kit-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

@@ -1,0 +1,21 @@
+//! dnstap-kit: capture, read and check dnstap.
+//!
+//! A user of libdnstap's public Rust API like any other: Frame Streams
+//! ([`dnstap::framestream`]), the schema ([`dnstap::proto`]) and sink specs
+//! ([`dnstap::sink`]) come from the library; what only a reader needs lives
+//! here. `main.rs` parses the command line and runs one command.
+//!
+//! - [`capture`]: the collector side of Frame Streams, into files.
+//! - [`read`] and [`check`]: print and check dnstap files, read frame by
+//!   frame by `input`.
+//! - [`decode`]: a record decoded and printed as text, YAML or JSON, DNS
+//!   messages parsed.
+//! - [`exit`]: the exit codes; `report`: messages on stderr.
+
+pub mod capture;
+pub mod check;
+pub mod decode;
+pub mod exit;
+mod input;
+pub mod read;
+mod report;
