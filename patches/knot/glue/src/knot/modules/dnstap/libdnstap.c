@@ -636,23 +636,6 @@ static int load(knotd_mod_t *mod)
 	/* Set sink. */
 	conf = knotd_conf_mod(mod, MOD_SINK);
 	const char *sink = conf.single.string;
-#if defined(DNSTAP_KIT_COUNTERS) && !defined(DNSTAP_KIT_RELOAD)
-	ctx->sink = strdup(sink);
-	if (ctx->sink == NULL) {
-		free(ctx);
-		return KNOT_ENOMEM;
-	}
-
-	/* Register the counters. */
-	for (size_t i = 0; i < sizeof(ctr_names) / sizeof(ctr_names[0]); i++) {
-		int ret = knotd_mod_stats_add(mod, ctr_names[i], 1, NULL);
-		if (ret != KNOT_EOK) {
-			free(ctx->sink);
-			free(ctx);
-			return ret;
-		}
-	}
-#endif
 
 	/* Set log_queries. */
 	conf = knotd_conf_mod(mod, MOD_QUERIES);
@@ -661,8 +644,8 @@ static int load(knotd_mod_t *mod)
 	/* Set log_responses. */
 	conf = knotd_conf_mod(mod, MOD_RESPONSES);
 	const bool log_responses = conf.single.boolean;
+#ifdef DNSTAP_KIT_COUNTERS
 
-#ifdef DNSTAP_KIT_RELOAD
 	/* Register the counters. */
 	for (size_t i = 0; i < sizeof(ctr_names) / sizeof(ctr_names[0]); i++) {
 		int ret = knotd_mod_stats_add(mod, ctr_names[i], 1, NULL);
@@ -671,7 +654,17 @@ static int load(knotd_mod_t *mod)
 			return ret;
 		}
 	}
+#endif
+#if defined(DNSTAP_KIT_COUNTERS) && !defined(DNSTAP_KIT_RELOAD)
 
+	ctx->sink = strdup(sink);
+	if (ctx->sink == NULL) {
+		free(ctx);
+		return KNOT_ENOMEM;
+	}
+#endif
+
+#ifdef DNSTAP_KIT_RELOAD
 	/* Identity and version; empty disables, unset means the defaults. */
 	char *identity = conf_string(mod, MOD_IDENTITY, KNOTD_CONF_ENV_HOSTNAME);
 	char *version = conf_string(mod, MOD_VERSION, KNOTD_CONF_ENV_VERSION);
