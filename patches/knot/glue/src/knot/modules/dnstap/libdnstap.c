@@ -621,6 +621,38 @@ static void sink_put(knotd_mod_t *mod, dnstap_sink_t *s)
 }
 #endif
 
+static void unload(knotd_mod_t *mod)
+{
+	dnstap_ctx_t *ctx = knotd_mod_ctx(mod);
+
+#ifdef DNSTAP_KIT_RELOAD
+	/* Held while a last instance closes its sink (up to 2.5 s), so that a
+	 * new instance cannot open the same file before the stream has ended. */
+	pthread_mutex_lock(&sinks_lock);
+	sink_put(mod, ctx->sink);
+	pthread_mutex_unlock(&sinks_lock);
+
+#elif defined(DNSTAP_KIT_COUNTERS)
+	/* Flush, end the stream, and report what reached the sink. */
+	struct dnstap_stats stats = { .size = sizeof(stats) };
+	int ret = dnstap_fini_stats(ctx->tap, &stats);
+	uint64_t failed = __atomic_load_n(&ctx->failed, __ATOMIC_RELAXED);
+	if (ret == DNSTAP_OK) {
+		bool loss = stats.lost > 0 || stats.dropped > 0 || failed > 0;
+		knotd_mod_log(mod, loss ? LOG_WARNING : LOG_INFO,
+		              "sink '%s' closed, %s: accepted %" PRIu64 ", written %" PRIu64
+		              ", lost %" PRIu64 ", dropped %" PRIu64 ", failed %" PRIu64,
+		              ctx->sink, loss ? "messages lost" : "no loss",
+		              stats.accepted, stats.written, stats.lost, stats.dropped, failed);
+	}
+
+	free(ctx->sink);
+#else
+	dnstap_fini(ctx->tap);
+#endif
+	free(ctx);
+}
+
 static int load(knotd_mod_t *mod)
 {
 	/* Create dnstap context. */
@@ -728,46 +760,19 @@ static int load(knotd_mod_t *mod)
 	knotd_mod_ctx_set(mod, ctx);
 
 	/* Hook to the query plan. */
+	ret = KNOT_EOK;
 	if (log_queries) {
-		knotd_mod_hook(mod, KNOTD_STAGE_BEGIN, dnstap_message_log_query);
+		ret = knotd_mod_hook(mod, KNOTD_STAGE_BEGIN, dnstap_message_log_query);
 	}
-	if (log_responses) {
-		knotd_mod_hook(mod, KNOTD_STAGE_END, dnstap_message_log_response);
+	if (ret == KNOT_EOK && log_responses) {
+		ret = knotd_mod_hook(mod, KNOTD_STAGE_END, dnstap_message_log_response);
 	}
-
-	return KNOT_EOK;
-}
-
-static void unload(knotd_mod_t *mod)
-{
-	dnstap_ctx_t *ctx = knotd_mod_ctx(mod);
-
-#ifdef DNSTAP_KIT_RELOAD
-	/* Held while a last instance closes its sink (up to 2.5 s), so that a
-	 * new instance cannot open the same file before the stream has ended. */
-	pthread_mutex_lock(&sinks_lock);
-	sink_put(mod, ctx->sink);
-	pthread_mutex_unlock(&sinks_lock);
-
-#elif defined(DNSTAP_KIT_COUNTERS)
-	/* Flush, end the stream, and report what reached the sink. */
-	struct dnstap_stats stats = { .size = sizeof(stats) };
-	int ret = dnstap_fini_stats(ctx->tap, &stats);
-	uint64_t failed = __atomic_load_n(&ctx->failed, __ATOMIC_RELAXED);
-	if (ret == DNSTAP_OK) {
-		bool loss = stats.lost > 0 || stats.dropped > 0 || failed > 0;
-		knotd_mod_log(mod, loss ? LOG_WARNING : LOG_INFO,
-		              "sink '%s' closed, %s: accepted %" PRIu64 ", written %" PRIu64
-		              ", lost %" PRIu64 ", dropped %" PRIu64 ", failed %" PRIu64,
-		              ctx->sink, loss ? "messages lost" : "no loss",
-		              stats.accepted, stats.written, stats.lost, stats.dropped, failed);
+	if (ret != KNOT_EOK) {
+		/* Knot closes a module whose load failed without unloading it. */
+		unload(mod);
 	}
 
-	free(ctx->sink);
-#else
-	dnstap_fini(ctx->tap);
-#endif
-	free(ctx);
+	return ret;
 }
 
 /* During load and unload the library logs (failed setters, dnstap_init(),
