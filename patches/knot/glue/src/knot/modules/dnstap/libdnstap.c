@@ -393,7 +393,7 @@ static void dnstap_log(void *user, int level, const char *message)
  *        anything else is a file path (so 'file:' is passed explicitly).
 #else
  * \brief Sets the sink as dnstap.c reads it: 'unix:PATH', 'tcp:ADDR@PORT' (as
- *        in Knot DNS 3.3), anything else is a file path (so 'file:' is passed
+ *        in Knot DNS 3.4), anything else is a file path (so 'file:' is passed
  *        explicitly).
 #endif
 #else
