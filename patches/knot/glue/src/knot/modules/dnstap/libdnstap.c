@@ -461,6 +461,25 @@ static int set_string(knotd_mod_t *mod, struct dnstap_options *opts,
 	return setter(opts, (const uint8_t *)value, strlen(value));
 #endif
 }
+#ifdef DNSTAP_KIT_COUNTERS
+
+/*! \brief Flushes, ends the stream, and reports what reached the sink. */
+static void fini_report(knotd_mod_t *mod, struct dnstap *tap, const char *sink,
+                        const uint64_t *failed_count)
+{
+	struct dnstap_stats stats = { .size = sizeof(stats) };
+	int ret = dnstap_fini_stats(tap, &stats);
+	uint64_t failed = __atomic_load_n(failed_count, __ATOMIC_RELAXED);
+	if (ret == DNSTAP_OK) {
+		bool loss = stats.lost > 0 || stats.dropped > 0 || failed > 0;
+		knotd_mod_log(mod, loss ? LOG_WARNING : LOG_INFO,
+		              "sink '%s' closed, %s: accepted %" PRIu64 ", written %" PRIu64
+		              ", lost %" PRIu64 ", dropped %" PRIu64 ", failed %" PRIu64,
+		              sink, loss ? "messages lost" : "no loss",
+		              stats.accepted, stats.written, stats.lost, stats.dropped, failed);
+	}
+}
+#endif
 #ifdef DNSTAP_KIT_RELOAD
 
 static void sink_free(dnstap_sink_t *s)
@@ -604,19 +623,7 @@ static void sink_put(knotd_mod_t *mod, dnstap_sink_t *s)
 		}
 	}
 
-	/* Flush, end the stream, and report what reached the sink. */
-	struct dnstap_stats stats = { .size = sizeof(stats) };
-	int ret = dnstap_fini_stats(s->tap, &stats);
-	uint64_t failed = __atomic_load_n(&s->failed, __ATOMIC_RELAXED);
-	if (ret == DNSTAP_OK) {
-		bool loss = stats.lost > 0 || stats.dropped > 0 || failed > 0;
-		knotd_mod_log(mod, loss ? LOG_WARNING : LOG_INFO,
-		              "sink '%s' closed, %s: accepted %" PRIu64 ", written %" PRIu64
-		              ", lost %" PRIu64 ", dropped %" PRIu64 ", failed %" PRIu64,
-		              s->sink, loss ? "messages lost" : "no loss",
-		              stats.accepted, stats.written, stats.lost, stats.dropped, failed);
-	}
-
+	fini_report(mod, s->tap, s->sink, &s->failed);
 	sink_free(s);
 }
 #endif
@@ -633,19 +640,7 @@ static void unload(knotd_mod_t *mod)
 	pthread_mutex_unlock(&sinks_lock);
 
 #elif defined(DNSTAP_KIT_COUNTERS)
-	/* Flush, end the stream, and report what reached the sink. */
-	struct dnstap_stats stats = { .size = sizeof(stats) };
-	int ret = dnstap_fini_stats(ctx->tap, &stats);
-	uint64_t failed = __atomic_load_n(&ctx->failed, __ATOMIC_RELAXED);
-	if (ret == DNSTAP_OK) {
-		bool loss = stats.lost > 0 || stats.dropped > 0 || failed > 0;
-		knotd_mod_log(mod, loss ? LOG_WARNING : LOG_INFO,
-		              "sink '%s' closed, %s: accepted %" PRIu64 ", written %" PRIu64
-		              ", lost %" PRIu64 ", dropped %" PRIu64 ", failed %" PRIu64,
-		              ctx->sink, loss ? "messages lost" : "no loss",
-		              stats.accepted, stats.written, stats.lost, stats.dropped, failed);
-	}
-
+	fini_report(mod, ctx->tap, ctx->sink, &ctx->failed);
 	free(ctx->sink);
 #else
 	dnstap_fini(ctx->tap);
