@@ -27,17 +27,18 @@ install_libdnstap() {
 # cached_build [--stock] NAME VERSION BUILD_FN EXTRA...: prints the
 # directory of a build of NAME VERSION (Debian's patched source with our
 # series, or without it for --stock), keyed by build_key (sources, patches,
-# library, EXTRA). On a miss, unpacks the tree into DIR/src and runs
-# `BUILD_FN DIR/src DIR/install` (which must configure, build and install
-# there); a failed build leaves no cache entry. BUILD_FN runs as the
-# condition of an `if`, where bash ignores `set -e`: a failing step does not
-# stop it, so its last command must check its product.
+# library, EXTRA; for --stock, sources and EXTRA). On a miss, unpacks the
+# tree into DIR/src and runs `BUILD_FN DIR/src DIR/install` (which must
+# configure, build and install there); a failed build leaves no cache
+# entry. BUILD_FN runs as the condition of an `if`, where bash ignores
+# `set -e`: a failing step does not stop it, so its last command must check
+# its product.
 cached_build() {
-    local flavour=patched name version build_fn key dir
-    [[ "$1" == --stock ]] && { flavour=stock; shift; }
+    local flavour=patched name version build_fn key dir stock=()
+    [[ "$1" == --stock ]] && { flavour=stock; stock=(--stock); shift; }
     name=$1 version=$2 build_fn=$3
     shift 3
-    key=$(build_key "$name" "$version" "$flavour" "$build_fn" "$@") || return 1
+    key=$(build_key "${stock[@]}" "$name" "$version" "$flavour" "$build_fn" "$@") || return 1
     dir="$DNSTAP_KIT_CACHE/builds/$name-$version-$key"
     if [[ -e "$dir/.done" ]]; then
         touch "$dir/.done" # recently used: kept by the pruning below

@@ -361,18 +361,23 @@ library_hash() {
     ) | sha256sum | cut -c1-16
 }
 
-# build_key NAME VERSION EXTRA...: a key for a cached build: the pinned
-# source files, the patch series, the library and EXTRA (configure flags,
-# script version).
+# build_key [--stock] NAME VERSION EXTRA...: a key for a cached build: the
+# pinned source files, the patch series, the library and EXTRA (configure
+# flags, script version). A --stock build uses neither series nor library,
+# so they are left out: it is not rebuilt when they change.
 build_key() {
-    local name=$1 version=$2 file
+    local stock=no name version file
+    [[ "$1" == --stock ]] && { stock=yes; shift; }
+    name=$1 version=$2
     shift 2
     {
         for file in $(series_files "$name" "$version"); do
             file_pin "$file" sha256
         done
-        cat "$DNSTAP_KIT_ROOT/patches/$name/$version/"* 2>/dev/null || true
-        library_hash
+        if [[ "$stock" == no ]]; then
+            cat "$DNSTAP_KIT_ROOT/patches/$name/$version/"* 2>/dev/null || true
+            library_hash
+        fi
         printf '%s\n' "$@"
     } | sha256sum | cut -c1-16
 }
