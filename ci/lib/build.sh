@@ -17,11 +17,29 @@ source "$(dirname "${BASH_SOURCE[0]}")/sources.sh"
 install_libdnstap() {
     local prefix
     prefix="$DNSTAP_KIT_CACHE/libdnstap/$(library_hash)"
-    if [[ ! -e "$prefix/.done" ]]; then
-        make -s -C "$DNSTAP_KIT_ROOT" install PREFIX="$prefix" >&2 || return 1
-        touch "$prefix/.done"
-    fi
+    mkdir -p "$DNSTAP_KIT_CACHE/libdnstap"
+    with_lock "$prefix.lock" install_libdnstap_into "$prefix" || return 1
     echo "$prefix"
+}
+
+install_libdnstap_into() {
+    [[ -e "$1/.done" ]] && return 0
+    make -s -C "$DNSTAP_KIT_ROOT" install PREFIX="$1" >&2 || return 1
+    touch "$1/.done"
+}
+
+# with_lock FILE COMMAND...: runs COMMAND holding an exclusive lock on FILE:
+# two runs that need the same cached build (two checks at once, worktrees
+# on the same sources) wait for each other instead of building into the
+# same directory.
+with_lock() {
+    local file=$1 fd status=0
+    shift
+    exec {fd}>"$file" || return 1
+    flock "$fd" || return 1
+    "$@" || status=$?
+    exec {fd}>&-
+    return "$status"
 }
 
 # cached_build [--stock] NAME VERSION BUILD_FN EXTRA...: prints the
@@ -40,22 +58,30 @@ cached_build() {
     shift 3
     key=$(build_key "${stock[@]}" "$name" "$version" "$flavour" "$build_fn" "$@") || return 1
     dir="$DNSTAP_KIT_CACHE/builds/$name-$version-$key"
+    mkdir -p "$DNSTAP_KIT_CACHE/builds"
+    with_lock "$dir.lock" build_into "$dir" "$name" "$version" "$flavour" "$build_fn" || return 1
+    echo "$dir"
+}
+
+# build_into DIR NAME VERSION FLAVOUR BUILD_FN: cached_build's work, under
+# its lock.
+build_into() {
+    local dir=$1 name=$2 version=$3 flavour=$4 build_fn=$5
     if [[ -e "$dir/.done" ]]; then
         touch "$dir/.done" # recently used: kept by the pruning below
-    else
-        rm -rf "$dir"
-        mkdir -p "$dir"
-        unpack_source "$name" "$version" "$dir/src" "$flavour" >&2 || return 1
-        if ! "$build_fn" "$dir/src" "$dir/install" >"$dir/build.log" 2>&1; then
-            tail -n 60 "$dir/build.log" >&2
-            echo "build.sh: building $name $version failed (log: $dir/build.log)" >&2
-            mv "$dir" "$dir.failed.$$"
-            return 1
-        fi
-        touch "$dir/.done"
-        prune_builds "$name-$version"
+        return 0
     fi
-    echo "$dir"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    unpack_source "$name" "$version" "$dir/src" "$flavour" >&2 || return 1
+    if ! "$build_fn" "$dir/src" "$dir/install" >"$dir/build.log" 2>&1; then
+        tail -n 60 "$dir/build.log" >&2
+        echo "build.sh: building $name $version failed (log: $dir/build.log)" >&2
+        mv "$dir" "$dir.failed.$$"
+        return 1
+    fi
+    touch "$dir/.done"
+    prune_builds "$name-$version"
 }
 
 # prune_builds PREFIX: keeps the BUILDS_KEPT most recently used builds
@@ -68,7 +94,7 @@ prune_builds() {
     find "$DNSTAP_KIT_CACHE/builds" -mindepth 1 -maxdepth 1 -name "$1-*.failed.*" -exec rm -rf {} +
     find "$DNSTAP_KIT_CACHE/builds" -mindepth 2 -maxdepth 2 -path "*/$1-*/.done" -printf '%T@ %h\n' |
         sort -rn | tail -n +$((BUILDS_KEPT + 1)) | while read -r _ old; do
-        rm -rf "$old"
+        rm -rf "$old" "$old.lock"
     done
 }
 
