@@ -105,6 +105,15 @@ impl Peer {
             Err(err) => {
                 return Some(match refusal(&err) {
                     Some(why) => End::Rejected(why),
+                    None if self.stream.is_tls()
+                        && self.phase == Phase::Hello
+                        && err.kind() == io::ErrorKind::UnexpectedEof =>
+                    {
+                        End::Closed(
+                            "closed during the TLS handshake (did the writer refuse our certificate?)"
+                                .into(),
+                        )
+                    }
                     None => End::Closed(format!("read error: {err}")),
                 });
             }
