@@ -691,8 +691,12 @@ fn fill_stats(stats: crate::stats::Stats, out: *mut dnstap_stats) -> c_int {
         reconnects: stats.reconnects,
         failed_connects: stats.failed_connects,
     };
-    // A caller built against an older layout gets the fields it has.
-    let length = (size as usize).min(std::mem::size_of::<dnstap_stats>());
+    // A caller built against an older layout gets the fields it has, whole.
+    let length = if size as usize >= std::mem::size_of::<dnstap_stats>() {
+        std::mem::size_of::<dnstap_stats>()
+    } else {
+        STATS_SIZE_V1
+    };
     // SAFETY: non-NULL, and the caller's struct holds `size` bytes, at
     // least the first layout; `value` is a whole dnstap_stats.
     unsafe {

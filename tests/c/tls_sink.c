@@ -84,6 +84,10 @@ static void check_setters(const char *dir)
     CHECK_RC(dnstap_stats(h, &old), DNSTAP_OK);
     CHECK(old.failed_connects == 0xababababababababULL, "a field past size was written");
     CHECK(old.accepted == 0 && old.reconnects == 0, "first-layout fields filled");
+    old.size = (uint32_t)sizeof old - 1; /* never a part of a field */
+    old.failed_connects = 0xababababababababULL;
+    CHECK_RC(dnstap_stats(h, &old), DNSTAP_OK);
+    CHECK(old.failed_connects == 0xababababababababULL, "a field past size was written");
     old.size = (uint32_t)offsetof(struct dnstap_stats, reconnects);
     CHECK_RC(dnstap_stats(h, &old), DNSTAP_E_SIZE);
     struct dnstap_stats st = fini_stats(h);
