@@ -14,7 +14,7 @@ use common::*;
 use dnstap::framestream::ControlType;
 use dnstap::tls::Verify;
 use dnstap::{Error, LogOutcome, Logger, Options};
-use dnstap_testkit::tls::{Ca, PemFiles, server_config};
+use dnstap_testkit::tls::{Ca, Issued, PemFiles, server_config};
 
 fn options(sink: &str, log: &LogLines) -> Options {
     let mut options = Options::new();
@@ -22,6 +22,22 @@ fn options(sink: &str, log: &LogLines) -> Options {
     options.set_flush_interval_ms(20).unwrap();
     options.set_reconnect_max_ms(100).unwrap();
     log.attach(&mut options);
+    options
+}
+
+/// A conforming TLS collector on 127.0.0.1 presenting `server`.
+fn tls_collector(server: &Issued, client_ca: Option<&Ca>) -> Collector {
+    Collector::tls(
+        "127.0.0.1:0",
+        Behaviour::Conforming,
+        server_config(server, client_ca),
+    )
+}
+
+/// Options for `collector`'s sink that trust the CAs of `ca_file`.
+fn trusting(collector: &Collector, ca_file: &Path, log: &LogLines) -> Options {
+    let mut options = options(&collector.sink, log);
+    options.set_tls_ca_file(Some(ca_file));
     options
 }
 
@@ -70,8 +86,7 @@ fn every_message_through_tls_verified_against_the_ip_address() {
         let collector =
             Collector::tls(address, Behaviour::Conforming, server_config(&server, None));
         let log = LogLines::default();
-        let mut options = options(&collector.sink, &log);
-        options.set_tls_ca_file(Some(&ca.write(&dir, "ca")));
+        let options = trusting(&collector, &ca.write(&dir, "ca"), &log);
         // More than the 256 KiB of a batch: many TLS records per write.
         delivered(&collector, &options, &log, 20_000);
         assert_eq!(
@@ -88,14 +103,9 @@ fn the_server_name_is_verified_when_set() {
     let dir = temp_dir("tls-name");
     let (ca, _) = pki(&dir, &[]);
     let server = ca.issue(&["collector.test"]);
-    let collector = Collector::tls(
-        "127.0.0.1:0",
-        Behaviour::Conforming,
-        server_config(&server, None),
-    );
+    let collector = tls_collector(&server, None);
     let log = LogLines::default();
-    let mut options = options(&collector.sink, &log);
-    options.set_tls_ca_file(Some(&ca.write(&dir, "ca")));
+    let mut options = trusting(&collector, &ca.write(&dir, "ca"), &log);
     options.set_tls_server_name(Some("collector.test")).unwrap();
     delivered(&collector, &options, &log, 500);
     assert_eq!(
@@ -113,14 +123,9 @@ fn mutual_tls_with_a_client_certificate() {
     let server = ca.issue(&["127.0.0.1"]);
     let clients = Ca::new("dnstap client CA");
     let client = clients.issue(&["ns1.test"]).write(&dir, "client");
-    let collector = Collector::tls(
-        "127.0.0.1:0",
-        Behaviour::Conforming,
-        server_config(&server, Some(&clients)),
-    );
+    let collector = tls_collector(&server, Some(&clients));
     let log = LogLines::default();
-    let mut options = options(&collector.sink, &log);
-    options.set_tls_ca_file(Some(&ca.write(&dir, "ca")));
+    let mut options = trusting(&collector, &ca.write(&dir, "ca"), &log);
     options.set_tls_client_cert(Some((&client.cert, &client.key)));
     delivered(&collector, &options, &log, 500);
 }
@@ -170,14 +175,9 @@ fn a_certificate_for_another_name_is_refused() {
     let dir = temp_dir("tls-wrong-name");
     let (ca, _) = pki(&dir, &[]);
     let server = ca.issue(&["other.test"]);
-    let collector = Collector::tls(
-        "127.0.0.1:0",
-        Behaviour::Conforming,
-        server_config(&server, None),
-    );
+    let collector = tls_collector(&server, None);
     let log = LogLines::default();
-    let mut options = options(&collector.sink, &log);
-    options.set_tls_ca_file(Some(&ca.write(&dir, "ca")));
+    let mut options = trusting(&collector, &ca.write(&dir, "ca"), &log);
     options.set_tls_server_name(Some("collector.test")).unwrap();
     refused(
         &collector,
@@ -192,14 +192,9 @@ fn a_certificate_for_another_address_is_refused() {
     let dir = temp_dir("tls-wrong-ip");
     let (ca, _) = pki(&dir, &[]);
     let server = ca.issue(&["127.0.0.2"]);
-    let collector = Collector::tls(
-        "127.0.0.1:0",
-        Behaviour::Conforming,
-        server_config(&server, None),
-    );
+    let collector = tls_collector(&server, None);
     let log = LogLines::default();
-    let mut options = options(&collector.sink, &log);
-    options.set_tls_ca_file(Some(&ca.write(&dir, "ca")));
+    let options = trusting(&collector, &ca.write(&dir, "ca"), &log);
     refused(
         &collector,
         &options,
@@ -213,14 +208,9 @@ fn a_certificate_from_an_unknown_ca_is_refused() {
     let dir = temp_dir("tls-unknown-ca");
     let (ca, _) = pki(&dir, &[]);
     let stranger = Ca::new("someone else").issue(&["127.0.0.1"]);
-    let collector = Collector::tls(
-        "127.0.0.1:0",
-        Behaviour::Conforming,
-        server_config(&stranger, None),
-    );
+    let collector = tls_collector(&stranger, None);
     let log = LogLines::default();
-    let mut options = options(&collector.sink, &log);
-    options.set_tls_ca_file(Some(&ca.write(&dir, "ca")));
+    let options = trusting(&collector, &ca.write(&dir, "ca"), &log);
     refused(&collector, &options, &log, "UnknownIssuer");
 }
 
@@ -229,14 +219,9 @@ fn an_expired_certificate_is_refused() {
     let dir = temp_dir("tls-expired");
     let (ca, _) = pki(&dir, &[]);
     let server = ca.issue_expired(&["127.0.0.1"]);
-    let collector = Collector::tls(
-        "127.0.0.1:0",
-        Behaviour::Conforming,
-        server_config(&server, None),
-    );
+    let collector = tls_collector(&server, None);
     let log = LogLines::default();
-    let mut options = options(&collector.sink, &log);
-    options.set_tls_ca_file(Some(&ca.write(&dir, "ca")));
+    let options = trusting(&collector, &ca.write(&dir, "ca"), &log);
     refused(&collector, &options, &log, "certificate expired");
 }
 
@@ -267,14 +252,9 @@ fn a_client_without_a_certificate_where_one_is_required_is_refused() {
     let (ca, _) = pki(&dir, &[]);
     let server = ca.issue(&["127.0.0.1"]);
     let clients = Ca::new("dnstap client CA");
-    let collector = Collector::tls(
-        "127.0.0.1:0",
-        Behaviour::Conforming,
-        server_config(&server, Some(&clients)),
-    );
+    let collector = tls_collector(&server, Some(&clients));
     let log = LogLines::default();
-    let mut options = options(&collector.sink, &log);
-    options.set_tls_ca_file(Some(&ca.write(&dir, "ca")));
+    let options = trusting(&collector, &ca.write(&dir, "ca"), &log);
     refused(&collector, &options, &log, "requires a client certificate");
 }
 
@@ -287,14 +267,9 @@ fn a_client_certificate_from_another_ca_is_refused() {
     let client = Ca::new("not the client CA")
         .issue(&["ns1.test"])
         .write(&dir, "client");
-    let collector = Collector::tls(
-        "127.0.0.1:0",
-        Behaviour::Conforming,
-        server_config(&server, Some(&clients)),
-    );
+    let collector = tls_collector(&server, Some(&clients));
     let log = LogLines::default();
-    let mut options = options(&collector.sink, &log);
-    options.set_tls_ca_file(Some(&ca.write(&dir, "ca")));
+    let mut options = trusting(&collector, &ca.write(&dir, "ca"), &log);
     options.set_tls_client_cert(Some((&client.cert, &client.key)));
     refused(&collector, &options, &log, "refused our client certificate");
 }
@@ -305,36 +280,22 @@ fn chain_only_skips_the_name_and_none_accepts_any_certificate() {
     let (ca, _) = pki(&dir, &[]);
     let ca_file = ca.write(&dir, "ca");
     let wrong_name = ca.issue(&["other.test"]);
-    let collector = Collector::tls(
-        "127.0.0.1:0",
-        Behaviour::Conforming,
-        server_config(&wrong_name, None),
-    );
+    let collector = tls_collector(&wrong_name, None);
     let log = LogLines::default();
-    let mut chain = options(&collector.sink, &log);
-    chain.set_tls_ca_file(Some(&ca_file));
+    let mut chain = trusting(&collector, &ca_file, &log);
     chain.set_tls_verify(Verify::Chain);
     delivered(&collector, &chain, &log, 100);
 
     // The chain is still checked in that mode.
     let stranger = Ca::new("someone else").issue(&["127.0.0.1"]);
-    let unknown = Collector::tls(
-        "127.0.0.1:0",
-        Behaviour::Conforming,
-        server_config(&stranger, None),
-    );
+    let unknown = tls_collector(&stranger, None);
     let log = LogLines::default();
-    let mut chain = options(&unknown.sink, &log);
-    chain.set_tls_ca_file(Some(&ca_file));
+    let mut chain = trusting(&unknown, &ca_file, &log);
     chain.set_tls_verify(Verify::Chain);
     refused(&unknown, &chain, &log, "UnknownIssuer");
 
     let log = LogLines::default();
-    let unknown = Collector::tls(
-        "127.0.0.1:0",
-        Behaviour::Conforming,
-        server_config(&stranger, None),
-    );
+    let unknown = tls_collector(&stranger, None);
     let mut none = options(&unknown.sink, &log);
     none.set_tls_verify(Verify::None);
     delivered(&unknown, &none, &log, 100);
