@@ -75,6 +75,11 @@ enum dnstap_result {
    * An internal error was caught at the API boundary; the call did nothing.
    */
   DNSTAP_E_INTERNAL = -8,
+  /**
+   * A `tls:` sink's CA file, client certificate or key cannot be read or
+   * is invalid (`dnstap_init` reads them); nothing was started.
+   */
+  DNSTAP_E_TLS = -9,
 };
 
 /**
@@ -185,6 +190,28 @@ enum dnstap_log_level {
   DNSTAP_LOG_ERROR = 3,
   DNSTAP_LOG_WARNING = 4,
   DNSTAP_LOG_INFO = 6,
+};
+
+/**
+ * How a `tls:` sink checks the collector's certificate
+ * (`dnstap_options_set_tls_verify`).
+ */
+enum dnstap_tls_verify {
+  /**
+   * The default: the chain to a trusted CA, the validity dates, and the
+   * server name (or the sink's IP address when no name is set).
+   */
+  DNSTAP_TLS_VERIFY_FULL = 0,
+  /**
+   * The chain and the dates, not the name.
+   */
+  DNSTAP_TLS_VERIFY_CHAIN = 1,
+  /**
+   * Nothing: any certificate is accepted. The stream is encrypted, but
+   * the collector is NOT authenticated: anyone who can intercept the
+   * connection can read the log.
+   */
+  DNSTAP_TLS_VERIFY_NONE = 2,
 };
 
 /**
@@ -347,6 +374,12 @@ struct dnstap_stats {
    * Connections (or files) opened again after the first.
    */
   uint64_t reconnects;
+  /**
+   * Failed attempts to connect to a collector: connect, TLS handshake
+   * (certificate, name, plaintext peer) or READY/ACCEPT. Appended after
+   * the first layout: filled only when `size` covers it.
+   */
+  uint64_t failed_connects;
 };
 
 #ifdef __cplusplus
@@ -374,7 +407,9 @@ void dnstap_options_free(struct dnstap_options *opts);
 /**
  * Sets the sink: `file:PATH` or a bare path (a Frame Streams file,
  * truncated when opened), `unix:PATH` (a collector's unix socket),
- * `tcp:ADDR@PORT` (a collector on TCP; ADDR an IPv4 or IPv6 literal).
+ * `tcp:ADDR@PORT` (a collector on TCP; ADDR an IPv4 or IPv6 literal),
+ * `tls:ADDR@PORT` (the same inside TLS 1.2 or 1.3; see the
+ * `dnstap_options_set_tls_*` setters; never falls back to plain TCP).
  *
  * `spec` is NUL-terminated and only read during the call. Returns
  * `DNSTAP_E_INVAL` for an empty spec or path, an unknown `type:`, an
@@ -431,6 +466,70 @@ int dnstap_options_set_sample_rate(struct dnstap_options *opts, uint32_t n);
 int dnstap_options_set_bidirectional(struct dnstap_options *opts, int bidirectional);
 
 /**
+ * `tls:` sinks: sets the name the collector's certificate must be valid
+ * for, a DNS name or an IP address literal; a DNS name is also sent as SNI
+ * (see `dnstap_options_set_tls_sni`). NULL (the default) checks the
+ * certificate against the sink's ADDR, as an IP address.
+ *
+ * `name` is NUL-terminated and copied during the call. Returns
+ * `DNSTAP_E_INVAL` for a name that is neither a DNS name nor an IP address.
+ */
+int dnstap_options_set_tls_server_name(struct dnstap_options *opts, const char *name);
+
+/**
+ * `tls:` sinks: trusts the CA certificates of the PEM file `path` instead
+ * of the system's roots (NULL, the default: the system's CA bundle,
+ * `SSL_CERT_FILE` or the distribution's). The file is read by
+ * `dnstap_init`, which fails with `DNSTAP_E_TLS` if it cannot be read or
+ * holds no valid certificate; later changes to it need a new handle.
+ *
+ * `path` is NUL-terminated and copied during the call. Returns
+ * `DNSTAP_E_INVAL` for an empty path.
+ */
+int dnstap_options_set_tls_ca_file(struct dnstap_options *opts, const char *path);
+
+/**
+ * `tls:` sinks: non-zero trusts the system's roots as well as the CA file
+ * (Unbound's `tls-cert-bundle` with `tls-system-cert: yes`); zero trusts
+ * only the CA file. Unset, the system's roots are trusted when no CA file
+ * is set.
+ */
+int dnstap_options_set_tls_system_roots(struct dnstap_options *opts, int trusted);
+
+/**
+ * `tls:` sinks: presents the certificate chain of the PEM file `cert_file`
+ * (the client's certificate first) with the private key of the PEM file
+ * `key_file` (PKCS#8, PKCS#1 or SEC1, not encrypted), for collectors that
+ * require client certificates. Both NULL (the default): none. Both files
+ * are read by `dnstap_init`, which fails with `DNSTAP_E_TLS` if either
+ * cannot be read, is invalid, or the key does not belong to the certificate.
+ *
+ * The strings are NUL-terminated and copied during the call. Returns
+ * `DNSTAP_E_NULL` if only one is NULL, `DNSTAP_E_INVAL` for an empty name.
+ */
+int dnstap_options_set_tls_client_cert(struct dnstap_options *opts,
+                                       const char *cert_file,
+                                       const char *key_file);
+
+/**
+ * `tls:` sinks: how the collector's certificate is checked, a
+ * `dnstap_tls_verify` value. `DNSTAP_TLS_VERIFY_FULL` (the default)
+ * checks the chain, the dates and the name; `DNSTAP_TLS_VERIFY_CHAIN` not
+ * the name; `DNSTAP_TLS_VERIFY_NONE` accepts any certificate: the log is
+ * encrypted but the collector is not authenticated (stock Unbound's
+ * `dnstap-tls: yes` without a server name or CA bundle). Returns
+ * `DNSTAP_E_INVAL` for another value.
+ */
+int dnstap_options_set_tls_verify(struct dnstap_options *opts, int mode);
+
+/**
+ * `tls:` sinks: non-zero (the default) sends the server name in the
+ * handshake (SNI) when it is a DNS name; zero never does (Unbound's
+ * `tls-use-sni: no`).
+ */
+int dnstap_options_set_tls_sni(struct dnstap_options *opts, int sni);
+
+/**
  * Sends the library's log lines to `callback` instead of stderr (NULL
  * restores stderr). See `dnstap_log_callback` for when it is called.
  */
@@ -450,8 +549,12 @@ const char *dnstap_options_last_error(const struct dnstap_options *opts);
  * by the writer thread, which retries until it succeeds) and starts the
  * writer thread. On success stores the handle in `*out` and returns
  * `DNSTAP_OK`; on failure leaves `*out` untouched and returns
- * `DNSTAP_E_INVAL` (no sink set), `DNSTAP_E_IO` (file cannot be opened),
+ * `DNSTAP_E_INVAL` (no sink set, or TLS options without a `tls:` sink),
+ * `DNSTAP_E_IO` (file cannot be opened), `DNSTAP_E_TLS` (a `tls:` sink's CA
+ * file, client certificate or key cannot be read or is invalid),
  * `DNSTAP_E_THREAD` or `DNSTAP_E_NULL`; `dnstap_options_last_error` says why.
+ * A `tls:` sink reads its files here, and the writer thread does the TLS
+ * handshake, with a deadline, at every connection.
  *
  * `opts` is only read; it may be freed or reused right after. Several
  * handles may live at once, and init/fini may repeat in one process. The

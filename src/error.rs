@@ -8,11 +8,16 @@ use std::fmt;
 pub enum Error {
     Invalid(String),
     Null(&'static str),
-    Size { given: u32, minimum: u32 },
+    Size {
+        given: u32,
+        minimum: u32,
+    },
     TooBig(String),
     NoMemory,
     Io(String),
     Thread(String),
+    /// A `tls:` sink's certificate, key or CA file cannot be used.
+    Tls(String),
 }
 
 impl Error {
@@ -36,6 +41,7 @@ impl fmt::Display for Error {
             Error::NoMemory => write!(f, "out of memory"),
             Error::Io(reason) => write!(f, "{reason}"),
             Error::Thread(reason) => write!(f, "cannot start the writer thread: {reason}"),
+            Error::Tls(reason) => write!(f, "TLS: {reason}"),
         }
     }
 }

@@ -77,6 +77,7 @@ impl Logger {
             lost: load(&counters.lost),
             bytes: load(&counters.bytes),
             reconnects: load(&counters.reconnects),
+            failed_connects: load(&counters.failed_connects),
         }
     }
 

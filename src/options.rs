@@ -1,12 +1,14 @@
 //! Settings of one logger.
 
 use std::fmt;
+use std::path::Path;
 use std::time::Duration;
 
 use crate::error::Error;
 use crate::log::LogFn;
 use crate::record::MAX_IDENTITY;
 use crate::sink::SinkSpec;
+use crate::tls::{TlsOptions, Verify, parse_server_name};
 
 pub const DEFAULT_QUEUE_CAPACITY: u32 = 16 * 1024;
 pub const MAX_QUEUE_CAPACITY: u32 = 1 << 24;
@@ -28,6 +30,7 @@ pub struct Options {
     pub(crate) sample_rate: u32,
     pub(crate) bidirectional: bool,
     pub(crate) log: Option<LogFn>,
+    pub(crate) tls: TlsOptions,
 }
 
 impl Default for Options {
@@ -42,6 +45,7 @@ impl Default for Options {
             sample_rate: 1,
             bidirectional: true,
             log: None,
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -57,6 +61,7 @@ impl fmt::Debug for Options {
             .field("reconnect_max", &self.reconnect_max)
             .field("sample_rate", &self.sample_rate)
             .field("bidirectional", &self.bidirectional)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -140,6 +145,43 @@ impl Options {
     /// Where log lines go; the default writes them to stderr.
     pub fn set_log(&mut self, log: LogFn) {
         self.log = Some(log);
+    }
+
+    /// `tls:` sinks: the name the collector's certificate must be valid for,
+    /// a DNS name or an IP address, also sent as SNI (a DNS name only);
+    /// None: the sink's address, as an IP address.
+    pub fn set_tls_server_name(&mut self, name: Option<&str>) -> Result<(), Error> {
+        self.tls.server_name = name.map(parse_server_name).transpose()?;
+        Ok(())
+    }
+
+    /// `tls:` sinks: the CAs to trust, a PEM file read by [`crate::Logger::new`];
+    /// None: the system's roots.
+    pub fn set_tls_ca_file(&mut self, path: Option<&Path>) {
+        self.tls.ca_file = path.map(Path::to_path_buf);
+    }
+
+    /// `tls:` sinks: whether the system's roots are trusted, besides the CA
+    /// file (by default: only when no CA file is set).
+    pub fn set_tls_system_roots(&mut self, trusted: bool) {
+        self.tls.system_roots = Some(trusted);
+    }
+
+    /// `tls:` sinks: the client certificate chain and its key (PEM files,
+    /// read by [`crate::Logger::new`]) for collectors that require one; None: none.
+    pub fn set_tls_client_cert(&mut self, files: Option<(&Path, &Path)>) {
+        self.tls.client_cert = files.map(|(cert, key)| (cert.to_path_buf(), key.to_path_buf()));
+    }
+
+    /// `tls:` sinks: how the collector's certificate is checked (default
+    /// [`Verify::Full`]; [`Verify::None`] does not authenticate the collector).
+    pub fn set_tls_verify(&mut self, verify: Verify) {
+        self.tls.verify = verify;
+    }
+
+    /// `tls:` sinks: send the server name (SNI) in the handshake (default yes).
+    pub fn set_tls_sni(&mut self, sni: bool) {
+        self.tls.sni = sni;
     }
 }
 

@@ -3,7 +3,8 @@
 //! `file:PATH` or a bare path writes a Frame Streams file; `unix:PATH`
 //! connects to a collector's unix socket; `tcp:ADDR@PORT` connects to a
 //! collector over TCP, ADDR being an IPv4 or IPv6 literal (the convention of
-//! Knot's mod-dnstap and Unbound's `dnstap-ip`).
+//! Knot's mod-dnstap and Unbound's `dnstap-ip`); `tls:ADDR@PORT` does so
+//! inside TLS.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -20,6 +21,7 @@ pub enum SinkSpec {
     File(PathBuf),
     Unix(PathBuf),
     Tcp(SocketAddr),
+    Tls(SocketAddr),
 }
 
 fn non_empty_path(kind: &str, path: &str) -> Result<PathBuf, Error> {
@@ -29,24 +31,24 @@ fn non_empty_path(kind: &str, path: &str) -> Result<PathBuf, Error> {
     Ok(PathBuf::from(path))
 }
 
-fn parse_tcp(target: &str) -> Result<SocketAddr, Error> {
+fn parse_address(kind: &str, target: &str) -> Result<SocketAddr, Error> {
     let (address, port) = target
         .rsplit_once('@')
-        .ok_or_else(|| Error::invalid(format!("tcp sink '{target}' is not ADDR@PORT")))?;
+        .ok_or_else(|| Error::invalid(format!("{kind} sink '{target}' is not ADDR@PORT")))?;
     let address = address
         .strip_prefix('[')
         .and_then(|a| a.strip_suffix(']'))
         .unwrap_or(address);
     let ip = IpAddr::from_str(address).map_err(|_| {
         Error::invalid(format!(
-            "tcp sink address '{address}' is not an IPv4 or IPv6 literal"
+            "{kind} sink address '{address}' is not an IPv4 or IPv6 literal"
         ))
     })?;
     let port = port
         .parse::<u16>()
         .ok()
         .filter(|&number| number != 0 && port.bytes().all(|b| b.is_ascii_digit()))
-        .ok_or_else(|| Error::invalid(format!("tcp sink port '{port}' is not in 1..65535")))?;
+        .ok_or_else(|| Error::invalid(format!("{kind} sink port '{port}' is not in 1..65535")))?;
     Ok(SocketAddr::new(ip, port))
 }
 
@@ -70,13 +72,16 @@ impl FromStr for SinkSpec {
             return Ok(SinkSpec::Unix(non_empty_path("unix", path)?));
         }
         if let Some(target) = spec.strip_prefix("tcp:") {
-            return Ok(SinkSpec::Tcp(parse_tcp(target)?));
+            return Ok(SinkSpec::Tcp(parse_address("tcp", target)?));
         }
-        // "udp:…" or "tls:…" is a mistyped sink rather than a relative file name.
+        if let Some(target) = spec.strip_prefix("tls:") {
+            return Ok(SinkSpec::Tls(parse_address("tls", target)?));
+        }
+        // "udp:…" or "tcp6:…" is a mistyped sink rather than a relative file name.
         if let Some((scheme, _)) = spec.split_once(':') {
             if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric()) {
                 return Err(Error::invalid(format!(
-                    "unknown sink type '{scheme}:' (use file:, unix: or tcp:)"
+                    "unknown sink type '{scheme}:' (use file:, unix:, tcp: or tls:)"
                 )));
             }
         }
@@ -90,6 +95,7 @@ impl fmt::Display for SinkSpec {
             SinkSpec::File(path) => write!(f, "file:{}", path.display()),
             SinkSpec::Unix(path) => write!(f, "unix:{}", path.display()),
             SinkSpec::Tcp(addr) => write!(f, "tcp:{}@{}", addr.ip(), addr.port()),
+            SinkSpec::Tls(addr) => write!(f, "tls:{}@{}", addr.ip(), addr.port()),
         }
     }
 }
@@ -140,6 +146,14 @@ mod tests {
             parse("tcp:1.2.3.4@65535").unwrap().to_string(),
             "tcp:1.2.3.4@65535"
         );
+        assert_eq!(
+            parse("tls:[::1]@853"),
+            Ok(SinkSpec::Tls("[::1]:853".parse().unwrap()))
+        );
+        assert_eq!(
+            parse("tls:192.0.2.1@6000").unwrap().to_string(),
+            "tls:192.0.2.1@6000"
+        );
     }
 
     #[test]
@@ -154,6 +168,8 @@ mod tests {
         assert!(reason("tcp:127.0.0.1@+53").contains("1..65535"));
         assert!(reason("tcp:127.0.0.1@").contains("1..65535"));
         assert!(reason("udp:127.0.0.1@53").contains("unknown sink type"));
+        assert!(reason("tls:collector.example@6000").contains("tls sink address"));
+        assert!(reason("tls:127.0.0.1@0").contains("tls sink port"));
         assert!(reason(&format!("unix:/{}", "x".repeat(200))).contains("at most 107"));
     }
 }

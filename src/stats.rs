@@ -19,6 +19,9 @@ pub struct Stats {
     pub bytes: u64,
     /// Connections (or files) opened again after the first.
     pub reconnects: u64,
+    /// Attempts to connect to a collector that failed: connect, TLS
+    /// handshake (certificate, name, plaintext peer) or READY/ACCEPT.
+    pub failed_connects: u64,
 }
 
 /// The writer thread's counters (one writer: plain relaxed atomics).
@@ -28,6 +31,7 @@ pub(crate) struct WriterCounters {
     pub lost: AtomicU64,
     pub bytes: AtomicU64,
     pub reconnects: AtomicU64,
+    pub failed_connects: AtomicU64,
 }
 
 impl WriterCounters {
@@ -42,5 +46,9 @@ impl WriterCounters {
 
     pub fn add_reconnect(&self) {
         self.reconnects.fetch_add(1, Relaxed);
+    }
+
+    pub fn add_failed_connect(&self) {
+        self.failed_connects.fetch_add(1, Relaxed);
     }
 }

@@ -1,7 +1,8 @@
 //! A C server that links libdnstap compiles the library's dependency tree,
 //! and nothing else: every crate in it is listed here on purpose. The
-//! tool's dependencies (clap, serde_json, base64, signal-hook, later TLS
-//! and database clients) belong to cli/, never to this list.
+//! tool's dependencies (clap, serde_json, base64, signal-hook, database
+//! clients) belong to cli/, never to this list. TLS (`tls:` sinks) is the
+//! library's: rustls with ring, listed below crate by crate.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -31,6 +32,25 @@ const ALLOWED: &[&str] = &[
     "quote",
     "syn",
     "unicode-ident",
+    // tls: sinks (rustls, TLS 1.2 and 1.3, without its default aws-lc-rs)
+    "rustls",
+    // certificates, keys and server names as rustls takes them; PEM parsing
+    "rustls-pki-types",
+    // the collector's certificate chain and name checked (X.509, webpki)
+    "rustls-webpki",
+    // the crypto provider: ciphers, key exchange, signatures (C and
+    // assembly built by cc: no cmake, unlike aws-lc-rs)
+    "ring",
+    // ring's random numbers from the kernel (getrandom(2))
+    "getrandom",
+    // ring's and webpki's bounds-checked DER parsing
+    "untrusted",
+    // constant-time comparisons in rustls
+    "subtle",
+    // rustls wipes secrets from memory
+    "zeroize",
+    // rustls's lazily built defaults
+    "once_cell",
 ];
 
 fn library_dependencies() -> BTreeSet<String> {

@@ -99,6 +99,10 @@ fn result_codes_keep_their_numbers() {
         ("E_IO", -6),
         ("E_THREAD", -7),
         ("E_INTERNAL", -8),
+        ("E_TLS", -9),
+        ("TLS_VERIFY_FULL", 0),
+        ("TLS_VERIFY_CHAIN", 1),
+        ("TLS_VERIFY_NONE", 2),
     ];
     for (name, value) in expected {
         assert!(

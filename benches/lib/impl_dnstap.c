@@ -47,9 +47,15 @@ struct impl *impl_open(const char *path, unsigned threads, unsigned queue, int t
         return NULL;
     }
     char spec[4096];
-    snprintf(spec, sizeof spec, "file:%s", path);
+    int socket = strncmp(path, "tcp:", 4) == 0 || strncmp(path, "tls:", 4) == 0;
+    snprintf(spec, sizeof spec, socket ? "%s" : "file:%s", path);
+    /* tls: trusts the CA of $BENCH_TLS_CA and checks the certificate
+     * against the sink's address */
+    const char *ca = getenv("BENCH_TLS_CA");
     int rc;
     if ((rc = dnstap_options_set_sink(opts, spec)) != DNSTAP_OK ||
+        (strncmp(path, "tls:", 4) == 0 &&
+         (rc = dnstap_options_set_tls_ca_file(opts, ca)) != DNSTAP_OK) ||
         (rc = dnstap_options_set_identity(opts, m->identity, m->identity_len)) != DNSTAP_OK ||
         (rc = dnstap_options_set_version(opts, m->version, m->version_len)) != DNSTAP_OK ||
         (rc = dnstap_options_set_queue_capacity(opts, queue ? queue : DEFAULT_QUEUE)) != DNSTAP_OK ||

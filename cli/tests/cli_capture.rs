@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use dnstap::framestream::{ControlType, DNSTAP_CONTENT_TYPE, control_frame, encode_data};
 use dnstap::{Logger, Options};
+use dnstap_testkit::tls::{Ca, PemFiles};
 use dnstap_testkit::{LogLines, log_sequence, read_file, sequence, temp_dir, wait_until};
 
 struct Capture {
@@ -36,6 +37,7 @@ impl Capture {
             .unwrap();
         let sink = match listen {
             ["--unix", path] => format!("unix:{path}"),
+            ["--tcp", target] if extra.contains(&"--tls-cert") => format!("tls:{target}"),
             ["--tcp", target] => format!("tcp:{target}"),
             _ => panic!("listen on --unix PATH or --tcp ADDR@PORT"),
         };
@@ -86,12 +88,22 @@ impl Drop for Capture {
     }
 }
 
-fn logger(sink: &str) -> Logger {
+fn writer_options(sink: &str) -> Options {
     let mut options = Options::new();
     options.set_sink(sink).unwrap();
     options.set_flush_interval_ms(20).unwrap();
+    options
+}
+
+fn logger(sink: &str) -> Logger {
+    let mut options = writer_options(sink);
     LogLines::default().attach(&mut options);
     Logger::new(&options).unwrap()
+}
+
+fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    probe.local_addr().unwrap().port()
 }
 
 fn unix_listen(dir: &Path) -> String {
@@ -485,4 +497,191 @@ fn frames_already_sent_are_kept_when_capture_is_stopped() {
     let (frames, stopped) = read_file(&output);
     assert!(stopped, "{log}");
     assert_eq!(frames.len(), 1 + sent as usize, "{log}");
+}
+
+/// A TLS capture: a CA, the capture's certificate for 127.0.0.1, its files.
+struct TlsSetup {
+    ca: Ca,
+    ca_file: PathBuf,
+    server: PemFiles,
+}
+
+fn tls_setup(dir: &Path) -> TlsSetup {
+    let ca = Ca::new("capture test CA");
+    let ca_file = ca.write(dir, "ca");
+    let server = ca.issue(&["127.0.0.1"]).write(dir, "capture");
+    TlsSetup {
+        ca,
+        ca_file,
+        server,
+    }
+}
+
+fn tls_capture(dir: &Path, tls: &TlsSetup, output: &Path, extra: &[&str]) -> Capture {
+    let target = format!("127.0.0.1@{}", free_port());
+    let (cert, key) = (
+        tls.server.cert.to_str().unwrap(),
+        tls.server.key.to_str().unwrap(),
+    );
+    let mut args = vec!["--tls-cert", cert, "--tls-key", key];
+    args.extend_from_slice(extra);
+    Capture::start(dir, &["--tcp", &target], output, &args)
+}
+
+#[test]
+fn a_tls_listener_captures_a_verified_writer_and_closes_a_plaintext_one_alone() {
+    let dir = temp_dir("capture-tls");
+    let tls = tls_setup(&dir);
+    let output = dir.join("out.fs");
+    let capture = tls_capture(&dir, &tls, &output, &["--handshake-timeout", "2"]);
+    assert!(
+        capture.log().contains("listening on tls:127.0.0.1@"),
+        "{}",
+        capture.log()
+    );
+    let mut options = writer_options(&capture.sink);
+    options.set_tls_ca_file(Some(&tls.ca_file));
+    let writer = Logger::new(&options).unwrap();
+    log_sequence(&writer, 0..2000);
+    // A plaintext Frame Streams writer on the TLS listener, meanwhile.
+    let target = capture.sink.strip_prefix("tls:").unwrap().replace('@', ":");
+    let mut plain = std::net::TcpStream::connect(&target).unwrap();
+    plain
+        .write_all(&control_frame(ControlType::Ready, &[DNSTAP_CONTENT_TYPE]))
+        .unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = plain.read_to_end(&mut answer);
+    assert!(
+        !answer
+            .windows(DNSTAP_CONTENT_TYPE.len())
+            .any(|w| w == DNSTAP_CONTENT_TYPE),
+        "no ACCEPT in plain text"
+    );
+    log_sequence(&writer, 2000..4000);
+    let stats = writer.shutdown();
+    assert_eq!((stats.written, stats.failed_connects), (4000, 0));
+    let (status, log) = capture.stop();
+    assert_eq!(status, 0, "{log}");
+    assert!(log.contains("not TLS"), "{log}");
+    assert!(
+        log.contains("a plaintext writer on a TLS listener?"),
+        "{log}"
+    );
+    assert!(log.contains("finished, 4000 frames"), "{log}");
+    assert!(log.contains("1 rejected"), "{log}");
+    let (frames, stopped) = read_file(&output);
+    assert!(stopped);
+    assert_eq!(
+        frames.iter().map(|f| sequence(f)).collect::<Vec<_>>(),
+        (0..4000).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_client_ca_requires_a_certificate_it_signed() {
+    let dir = temp_dir("capture-mtls");
+    let tls = tls_setup(&dir);
+    let clients = Ca::new("client CA");
+    let client_ca = clients.write(&dir, "client-ca");
+    let output = dir.join("out.fs");
+    let capture = tls_capture(
+        &dir,
+        &tls,
+        &output,
+        &["--tls-client-ca", client_ca.to_str().unwrap()],
+    );
+    // Without a certificate, and with one from another CA: nothing kept.
+    let stranger = tls.ca.issue(&["ns0.test"]).write(&dir, "stranger");
+    for certificate in [None, Some(&stranger)] {
+        let mut options = writer_options(&capture.sink);
+        options.set_tls_ca_file(Some(&tls.ca_file));
+        options.set_reconnect_max_ms(100).unwrap();
+        if let Some(files) = certificate {
+            options.set_tls_client_cert(Some((&files.cert, &files.key)));
+        }
+        let refused = Logger::new(&options).unwrap();
+        log_sequence(&refused, 0..10);
+        assert!(wait_until(Duration::from_secs(8), || refused
+            .stats()
+            .failed_connects
+            >= 2));
+        assert_eq!(refused.shutdown().written, 0);
+    }
+    let client = clients.issue(&["ns1.test"]).write(&dir, "client");
+    let mut options = writer_options(&capture.sink);
+    options.set_tls_ca_file(Some(&tls.ca_file));
+    options.set_tls_client_cert(Some((&client.cert, &client.key)));
+    let writer = Logger::new(&options).unwrap();
+    log_sequence(&writer, 0..500);
+    assert_eq!(writer.shutdown().written, 500);
+    let (status, log) = capture.stop();
+    assert_eq!(status, 0, "{log}");
+    assert!(
+        log.contains("TLS: no client certificate, and --tls-client-ca requires one"),
+        "{log}"
+    );
+    assert!(
+        log.contains("TLS: client certificate refused: UnknownIssuer"),
+        "{log}"
+    );
+    assert!(log.contains("finished, 500 frames"), "{log}");
+    let (frames, _) = read_file(&output);
+    assert_eq!(frames.len(), 500, "only the authenticated writer's frames");
+}
+
+#[test]
+fn a_tls_writer_on_a_plain_listener_is_named_and_gets_nothing() {
+    let dir = temp_dir("capture-tls-on-plain");
+    let output = dir.join("out.fs");
+    let target = format!("127.0.0.1@{}", free_port());
+    let capture = Capture::start(&dir, &["--tcp", &target], &output, &[]);
+    let mut options = writer_options(&format!("tls:{target}"));
+    options.set_tls_verify(dnstap::Verify::None);
+    options.set_reconnect_max_ms(100).unwrap();
+    let log = LogLines::default();
+    log.attach(&mut options);
+    let writer = Logger::new(&options).unwrap();
+    log_sequence(&writer, 0..10);
+    assert!(wait_until(Duration::from_secs(8), || writer
+        .stats()
+        .failed_connects
+        >= 2));
+    let stats = writer.shutdown();
+    assert_eq!(stats.written, 0);
+    assert!(
+        log.containing("cannot connect to collector tls:") >= 1,
+        "{}",
+        log.dump()
+    );
+    let (status, capture_log) = capture.stop();
+    assert_eq!(status, 0, "{capture_log}");
+    assert!(
+        capture_log.contains("a TLS ClientHello on a plain listener"),
+        "{capture_log}"
+    );
+    let (frames, _) = read_file(&output);
+    assert!(frames.is_empty());
+}
+
+#[test]
+fn unusable_tls_files_stop_capture_at_start() {
+    let dir = temp_dir("capture-tls-files");
+    let tls = tls_setup(&dir);
+    let output = dir.join("out.fs");
+    let other = tls.ca.issue(&["127.0.0.2"]).write(&dir, "other");
+    let run = Command::new(env!("CARGO_BIN_EXE_dnstap-kit"))
+        .args(["capture", "--tcp", "127.0.0.1@9", "-w"])
+        .arg(&output)
+        .arg("--tls-cert")
+        .arg(&tls.server.cert)
+        .arg("--tls-key")
+        .arg(&other.key)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("do not go together"), "{stderr}");
 }

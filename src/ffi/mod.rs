@@ -16,7 +16,9 @@
 pub mod result;
 pub mod types;
 
-use std::ffi::{CStr, CString, c_char, c_int, c_void};
+use std::ffi::{CStr, CString, OsStr, c_char, c_int, c_void};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use crate::error::Error;
@@ -24,8 +26,12 @@ use crate::log::{LogFn, LogLevel, log_line};
 use crate::logger::{LogOutcome, Logger};
 use crate::options::Options;
 use crate::record::{MAX_FRAME_SIZE, Octets, QueuedMessage};
+use crate::tls::Verify;
 use result::{code, describe, dnstap_result};
-use types::{dnstap_log_callback, dnstap_log_level, dnstap_message, dnstap_policy, dnstap_stats};
+use types::{
+    dnstap_log_callback, dnstap_log_level, dnstap_message, dnstap_policy, dnstap_stats,
+    dnstap_tls_verify,
+};
 
 /// Runs a body, turning a panic into `$default`.
 macro_rules! guard {
@@ -150,8 +156,8 @@ fn unknown_family(what: &str, family: c_int) -> Error {
 /// The first published layout of `struct dnstap_message`: older callers
 /// cannot exist, so anything smaller is a wrong `size`.
 const MESSAGE_SIZE_V1: usize = std::mem::size_of::<dnstap_message>();
-/// The first published layout of `struct dnstap_stats`.
-const STATS_SIZE_V1: usize = std::mem::size_of::<dnstap_stats>();
+/// The first published layout of `struct dnstap_stats`: up to `reconnects`.
+const STATS_SIZE_V1: usize = std::mem::offset_of!(dnstap_stats, failed_connects);
 
 fn check_size(given: u32, minimum: usize) -> Result<(), Error> {
     if (given as usize) < minimum {
@@ -266,7 +272,9 @@ fn with_options(
 
 /// Sets the sink: `file:PATH` or a bare path (a Frame Streams file,
 /// truncated when opened), `unix:PATH` (a collector's unix socket),
-/// `tcp:ADDR@PORT` (a collector on TCP; ADDR an IPv4 or IPv6 literal).
+/// `tcp:ADDR@PORT` (a collector on TCP; ADDR an IPv4 or IPv6 literal),
+/// `tls:ADDR@PORT` (the same inside TLS 1.2 or 1.3; see the
+/// `dnstap_options_set_tls_*` setters; never falls back to plain TCP).
 ///
 /// `spec` is NUL-terminated and only read during the call. Returns
 /// `DNSTAP_E_INVAL` for an empty spec or path, an unknown `type:`, an
@@ -367,6 +375,155 @@ pub extern "C" fn dnstap_options_set_bidirectional(
     })
 }
 
+/// A NUL-terminated string argument; NULL is None.
+///
+/// # Safety
+/// A non-NULL `ptr` points to a NUL-terminated string valid for `'a`.
+unsafe fn c_string<'a>(ptr: *const c_char) -> Option<&'a CStr> {
+    // SAFETY: non-NULL and NUL-terminated by contract.
+    (!ptr.is_null()).then(|| unsafe { CStr::from_ptr(ptr) })
+}
+
+/// A file name argument: any bytes but NUL, not empty.
+fn file_path<'a>(name: &'a CStr, what: &str) -> Result<&'a Path, Error> {
+    if name.is_empty() {
+        return Err(Error::invalid(format!("the {what} name is empty")));
+    }
+    Ok(Path::new(OsStr::from_bytes(name.to_bytes())))
+}
+
+/// `tls:` sinks: sets the name the collector's certificate must be valid
+/// for, a DNS name or an IP address literal; a DNS name is also sent as SNI
+/// (see `dnstap_options_set_tls_sni`). NULL (the default) checks the
+/// certificate against the sink's ADDR, as an IP address.
+///
+/// `name` is NUL-terminated and copied during the call. Returns
+/// `DNSTAP_E_INVAL` for a name that is neither a DNS name nor an IP address.
+#[unsafe(no_mangle)]
+pub extern "C" fn dnstap_options_set_tls_server_name(
+    opts: *mut dnstap_options,
+    name: *const c_char,
+) -> c_int {
+    with_options(opts, |options| {
+        // SAFETY: NULL or NUL-terminated by contract.
+        let name = match unsafe { c_string(name) } {
+            None => None,
+            Some(name) => Some(
+                name.to_str()
+                    .map_err(|_| Error::invalid("the TLS server name is not UTF-8"))?,
+            ),
+        };
+        options.set_tls_server_name(name)
+    })
+}
+
+/// `tls:` sinks: trusts the CA certificates of the PEM file `path` instead
+/// of the system's roots (NULL, the default: the system's CA bundle,
+/// `SSL_CERT_FILE` or the distribution's). The file is read by
+/// `dnstap_init`, which fails with `DNSTAP_E_TLS` if it cannot be read or
+/// holds no valid certificate; later changes to it need a new handle.
+///
+/// `path` is NUL-terminated and copied during the call. Returns
+/// `DNSTAP_E_INVAL` for an empty path.
+#[unsafe(no_mangle)]
+pub extern "C" fn dnstap_options_set_tls_ca_file(
+    opts: *mut dnstap_options,
+    path: *const c_char,
+) -> c_int {
+    with_options(opts, |options| {
+        // SAFETY: NULL or NUL-terminated by contract.
+        let path = match unsafe { c_string(path) } {
+            None => None,
+            Some(path) => Some(file_path(path, "CA file")?),
+        };
+        options.set_tls_ca_file(path);
+        Ok(())
+    })
+}
+
+/// `tls:` sinks: non-zero trusts the system's roots as well as the CA file
+/// (Unbound's `tls-cert-bundle` with `tls-system-cert: yes`); zero trusts
+/// only the CA file. Unset, the system's roots are trusted when no CA file
+/// is set.
+#[unsafe(no_mangle)]
+pub extern "C" fn dnstap_options_set_tls_system_roots(
+    opts: *mut dnstap_options,
+    trusted: c_int,
+) -> c_int {
+    with_options(opts, |options| {
+        options.set_tls_system_roots(trusted != 0);
+        Ok(())
+    })
+}
+
+/// `tls:` sinks: presents the certificate chain of the PEM file `cert_file`
+/// (the client's certificate first) with the private key of the PEM file
+/// `key_file` (PKCS#8, PKCS#1 or SEC1, not encrypted), for collectors that
+/// require client certificates. Both NULL (the default): none. Both files
+/// are read by `dnstap_init`, which fails with `DNSTAP_E_TLS` if either
+/// cannot be read, is invalid, or the key does not belong to the certificate.
+///
+/// The strings are NUL-terminated and copied during the call. Returns
+/// `DNSTAP_E_NULL` if only one is NULL, `DNSTAP_E_INVAL` for an empty name.
+#[unsafe(no_mangle)]
+pub extern "C" fn dnstap_options_set_tls_client_cert(
+    opts: *mut dnstap_options,
+    cert_file: *const c_char,
+    key_file: *const c_char,
+) -> c_int {
+    with_options(opts, |options| {
+        // SAFETY: both are NULL or NUL-terminated by contract.
+        let files = match unsafe { (c_string(cert_file), c_string(key_file)) } {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some((
+                file_path(cert, "client certificate file")?,
+                file_path(key, "client key file")?,
+            )),
+            (None, Some(_)) => return Err(Error::Null("client certificate file")),
+            (Some(_), None) => return Err(Error::Null("client key file")),
+        };
+        options.set_tls_client_cert(files);
+        Ok(())
+    })
+}
+
+/// `tls:` sinks: how the collector's certificate is checked, a
+/// `dnstap_tls_verify` value. `DNSTAP_TLS_VERIFY_FULL` (the default)
+/// checks the chain, the dates and the name; `DNSTAP_TLS_VERIFY_CHAIN` not
+/// the name; `DNSTAP_TLS_VERIFY_NONE` accepts any certificate: the log is
+/// encrypted but the collector is not authenticated (stock Unbound's
+/// `dnstap-tls: yes` without a server name or CA bundle). Returns
+/// `DNSTAP_E_INVAL` for another value.
+#[unsafe(no_mangle)]
+pub extern "C" fn dnstap_options_set_tls_verify(opts: *mut dnstap_options, mode: c_int) -> c_int {
+    with_options(opts, |options| {
+        use dnstap_tls_verify::*;
+        let verify = match mode {
+            m if m == DNSTAP_TLS_VERIFY_FULL as c_int => Verify::Full,
+            m if m == DNSTAP_TLS_VERIFY_CHAIN as c_int => Verify::Chain,
+            m if m == DNSTAP_TLS_VERIFY_NONE as c_int => Verify::None,
+            other => {
+                return Err(Error::invalid(format!(
+                    "TLS verify mode {other} is not a dnstap_tls_verify value"
+                )));
+            }
+        };
+        options.set_tls_verify(verify);
+        Ok(())
+    })
+}
+
+/// `tls:` sinks: non-zero (the default) sends the server name in the
+/// handshake (SNI) when it is a DNS name; zero never does (Unbound's
+/// `tls-use-sni: no`).
+#[unsafe(no_mangle)]
+pub extern "C" fn dnstap_options_set_tls_sni(opts: *mut dnstap_options, sni: c_int) -> c_int {
+    with_options(opts, |options| {
+        options.set_tls_sni(sni != 0);
+        Ok(())
+    })
+}
+
 /// `user` goes back to the callback; the caller keeps it valid as long as
 /// any handle made from these options lives.
 struct UserData(*mut c_void);
@@ -426,8 +583,12 @@ pub extern "C" fn dnstap_options_last_error(opts: *const dnstap_options) -> *con
 /// by the writer thread, which retries until it succeeds) and starts the
 /// writer thread. On success stores the handle in `*out` and returns
 /// `DNSTAP_OK`; on failure leaves `*out` untouched and returns
-/// `DNSTAP_E_INVAL` (no sink set), `DNSTAP_E_IO` (file cannot be opened),
+/// `DNSTAP_E_INVAL` (no sink set, or TLS options without a `tls:` sink),
+/// `DNSTAP_E_IO` (file cannot be opened), `DNSTAP_E_TLS` (a `tls:` sink's CA
+/// file, client certificate or key cannot be read or is invalid),
 /// `DNSTAP_E_THREAD` or `DNSTAP_E_NULL`; `dnstap_options_last_error` says why.
+/// A `tls:` sink reads its files here, and the writer thread does the TLS
+/// handshake, with a deadline, at every connection.
 ///
 /// `opts` is only read; it may be freed or reused right after. Several
 /// handles may live at once, and init/fini may repeat in one process. The
@@ -519,18 +680,31 @@ fn fill_stats(stats: crate::stats::Stats, out: *mut dnstap_stats) -> c_int {
     if let Err(err) = check_size(size, STATS_SIZE_V1) {
         return code(&err);
     }
-    // SAFETY: non-NULL and at least as large as our layout.
+    let value = dnstap_stats {
+        size,
+        accepted: stats.accepted,
+        dropped: stats.dropped,
+        sampled_out: stats.sampled_out,
+        written: stats.written,
+        lost: stats.lost,
+        bytes: stats.bytes,
+        reconnects: stats.reconnects,
+        failed_connects: stats.failed_connects,
+    };
+    // A caller built against an older layout gets the fields it has, whole.
+    let length = if size as usize >= std::mem::size_of::<dnstap_stats>() {
+        std::mem::size_of::<dnstap_stats>()
+    } else {
+        STATS_SIZE_V1
+    };
+    // SAFETY: non-NULL, and the caller's struct holds `size` bytes, at
+    // least the first layout; `value` is a whole dnstap_stats.
     unsafe {
-        *out = dnstap_stats {
-            size,
-            accepted: stats.accepted,
-            dropped: stats.dropped,
-            sampled_out: stats.sampled_out,
-            written: stats.written,
-            lost: stats.lost,
-            bytes: stats.bytes,
-            reconnects: stats.reconnects,
-        };
+        std::ptr::copy_nonoverlapping(
+            std::ptr::addr_of!(value).cast::<u8>(),
+            out.cast::<u8>(),
+            length,
+        );
     }
     OK
 }
@@ -622,7 +796,7 @@ mod tests {
 
     #[test]
     fn result_codes_are_described() {
-        for code in -8..=2 {
+        for code in -9..=2 {
             // SAFETY: dnstap_strerror returns a static NUL-terminated string.
             let text = unsafe { CStr::from_ptr(dnstap_strerror(code)) }
                 .to_str()

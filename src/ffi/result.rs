@@ -37,6 +37,9 @@ pub enum dnstap_result {
     DNSTAP_E_THREAD = -7,
     /// An internal error was caught at the API boundary; the call did nothing.
     DNSTAP_E_INTERNAL = -8,
+    /// A `tls:` sink's CA file, client certificate or key cannot be read or
+    /// is invalid (`dnstap_init` reads them); nothing was started.
+    DNSTAP_E_TLS = -9,
 }
 
 impl From<&Error> for dnstap_result {
@@ -49,6 +52,7 @@ impl From<&Error> for dnstap_result {
             Error::NoMemory => dnstap_result::DNSTAP_E_NOMEM,
             Error::Io(_) => dnstap_result::DNSTAP_E_IO,
             Error::Thread(_) => dnstap_result::DNSTAP_E_THREAD,
+            Error::Tls(_) => dnstap_result::DNSTAP_E_TLS,
         }
     }
 }
@@ -61,7 +65,7 @@ pub fn code(err: &Error) -> c_int {
 /// Text for a result code, as `dnstap_strerror` returns it (NUL-terminated).
 pub fn describe(code: i32) -> &'static str {
     use dnstap_result::*;
-    const DESCRIPTIONS: [(dnstap_result, &str); 11] = [
+    const DESCRIPTIONS: [(dnstap_result, &str); 12] = [
         (DNSTAP_OK, "success\0"),
         (DNSTAP_DROPPED, "dropped: the queue is full\0"),
         (DNSTAP_SAMPLED_OUT, "skipped by sampling\0"),
@@ -76,6 +80,7 @@ pub fn describe(code: i32) -> &'static str {
         (DNSTAP_E_IO, "cannot open the sink\0"),
         (DNSTAP_E_THREAD, "cannot start the writer thread\0"),
         (DNSTAP_E_INTERNAL, "internal error\0"),
+        (DNSTAP_E_TLS, "unusable TLS certificate, key or CA file\0"),
     ];
     DESCRIPTIONS
         .iter()

@@ -85,6 +85,21 @@ impl From<LogLevel> for dnstap_log_level {
     }
 }
 
+/// How a `tls:` sink checks the collector's certificate
+/// (`dnstap_options_set_tls_verify`).
+#[repr(C)]
+pub enum dnstap_tls_verify {
+    /// The default: the chain to a trusted CA, the validity dates, and the
+    /// server name (or the sink's IP address when no name is set).
+    DNSTAP_TLS_VERIFY_FULL = 0,
+    /// The chain and the dates, not the name.
+    DNSTAP_TLS_VERIFY_CHAIN = 1,
+    /// Nothing: any certificate is accepted. The stream is encrypted, but
+    /// the collector is NOT authenticated: anyone who can intercept the
+    /// connection can read the log.
+    DNSTAP_TLS_VERIFY_NONE = 2,
+}
+
 /// Response policy (for example RPZ) applied to a message.
 ///
 /// Byte strings are a pointer and a length; a zero length means unset, and
@@ -176,6 +191,10 @@ pub struct dnstap_stats {
     pub bytes: u64,
     /// Connections (or files) opened again after the first.
     pub reconnects: u64,
+    /// Failed attempts to connect to a collector: connect, TLS handshake
+    /// (certificate, name, plaintext peer) or READY/ACCEPT. Appended after
+    /// the first layout: filled only when `size` covers it.
+    pub failed_connects: u64,
 }
 
 /// Receives the library's log lines: `level` is a `DNSTAP_LOG_*` value

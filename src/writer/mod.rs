@@ -44,7 +44,7 @@ pub(crate) fn start(options: &Options) -> Result<(Arc<Shared>, JoinHandle<()>), 
         .sink
         .as_ref()
         .ok_or_else(|| Error::invalid("no sink is set"))?;
-    let output = Output::new(spec, options.bidirectional)?;
+    let output = Output::new(spec, options.bidirectional, &options.tls)?;
     let shared = Arc::new(Shared::new(Queue::new(
         options.queue_capacity as usize,
         options.sample_rate,

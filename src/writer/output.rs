@@ -3,6 +3,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::context::{Context, Failure};
@@ -12,9 +13,12 @@ use crate::framestream::{ControlType, DNSTAP_CONTENT_TYPE, StreamFile, control_f
 use crate::log::LogLevel;
 use crate::options::RECONNECT_MIN;
 use crate::sink::SinkSpec;
+use crate::tls::{TlsClient, TlsOptions};
 
 /// Time a collector has to accept a connection and answer READY.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(1);
+/// The same through TLS, whose handshake takes one or two more round trips.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
 /// A collector that takes nothing for this long is given up on and
 /// reconnected (a stopped reader only stalls the writer, never the server).
 const STALL_LIMIT: Duration = Duration::from_secs(30);
@@ -38,22 +42,37 @@ pub enum Output {
 }
 
 impl Output {
-    /// Prepares the sink; a file is opened here so that a bad path fails
-    /// `dnstap_init` rather than every write.
-    pub fn new(spec: &SinkSpec, bidirectional: bool) -> Result<Output, Error> {
-        Ok(match spec {
-            SinkSpec::File(path) => Output::File(FileOutput::open(path)?),
-            SinkSpec::Unix(_) | SinkSpec::Tcp(_) => Output::Socket(SocketOutput {
-                target: Target::from(spec),
-                bidirectional,
-                connection: None,
-                backoff: RECONNECT_MIN,
-                next_attempt: Instant::now(),
-                failures: 0,
-                ever_connected: false,
-                connected_at: Instant::now(),
-                flapping: false,
-            }),
+    /// Prepares the sink; a file is opened here, and a TLS sink's
+    /// certificates read, so that a bad path fails `dnstap_init` rather
+    /// than every write.
+    pub fn new(spec: &SinkSpec, bidirectional: bool, tls: &TlsOptions) -> Result<Output, Error> {
+        if tls.is_set() && !matches!(spec, SinkSpec::Tls(_)) {
+            return Err(Error::invalid(format!(
+                "TLS options are set but the sink {spec} is not a tls: sink"
+            )));
+        }
+        let target = match spec {
+            SinkSpec::File(path) => return Ok(Output::File(FileOutput::open(path)?)),
+            SinkSpec::Unix(path) => Target::Unix(path.clone()),
+            SinkSpec::Tcp(address) => Target::Tcp(*address),
+            SinkSpec::Tls(address) => {
+                Target::Tls(*address, Arc::new(TlsClient::new(tls, address.ip())?))
+            }
+        };
+        Ok({
+            {
+                Output::Socket(SocketOutput {
+                    target,
+                    bidirectional,
+                    connection: None,
+                    backoff: RECONNECT_MIN,
+                    next_attempt: Instant::now(),
+                    failures: 0,
+                    ever_connected: false,
+                    connected_at: Instant::now(),
+                    flapping: false,
+                })
+            }
         })
     }
 
@@ -207,16 +226,7 @@ impl FileOutput {
 enum Target {
     Unix(PathBuf),
     Tcp(SocketAddr),
-}
-
-impl From<&SinkSpec> for Target {
-    fn from(spec: &SinkSpec) -> Target {
-        match spec {
-            SinkSpec::Unix(path) => Target::Unix(path.clone()),
-            SinkSpec::Tcp(address) => Target::Tcp(*address),
-            SinkSpec::File(_) => unreachable!("files are not socket targets"),
-        }
-    }
+    Tls(SocketAddr, Arc<TlsClient>),
 }
 
 impl std::fmt::Display for Target {
@@ -224,6 +234,7 @@ impl std::fmt::Display for Target {
         match self {
             Target::Unix(path) => write!(f, "unix:{}", path.display()),
             Target::Tcp(address) => write!(f, "tcp:{}@{}", address.ip(), address.port()),
+            Target::Tls(address, _) => write!(f, "tls:{}@{}", address.ip(), address.port()),
         }
     }
 }
@@ -255,7 +266,11 @@ impl SocketOutput {
     }
 
     fn connect(&mut self, ctx: &Context<'_>) {
-        let deadline = ctx.clamp(Instant::now() + HANDSHAKE_TIMEOUT);
+        let timeout = match self.target {
+            Target::Tls(..) => TLS_HANDSHAKE_TIMEOUT,
+            _ => HANDSHAKE_TIMEOUT,
+        };
+        let deadline = ctx.clamp(Instant::now() + timeout);
         match self.open(deadline) {
             Ok(connection) => {
                 self.connection = Some(connection);
@@ -270,9 +285,13 @@ impl SocketOutput {
                 // A collector that keeps closing at once is reported by
                 // the throttled line in `lose`, not once per connection.
                 if !self.flapping {
+                    let tls = match &self.target {
+                        Target::Tls(_, client) => format!(" ({})", client.describe()),
+                        _ => String::new(),
+                    };
                     ctx.log(
                         LogLevel::Info,
-                        &format!("connected to collector {}{after}", self.target),
+                        &format!("connected to collector {}{tls}{after}", self.target),
                     );
                 }
                 self.ever_connected = true;
@@ -280,6 +299,7 @@ impl SocketOutput {
             }
             Err(err) => {
                 self.failures += 1;
+                ctx.counters().add_failed_connect();
                 self.next_attempt = Instant::now() + self.backoff;
                 ctx.log_throttled(
                     Failure::Connect,
@@ -326,6 +346,11 @@ impl SocketOutput {
         let mut connection = match &self.target {
             Target::Unix(path) => Connection::connect_unix(path, deadline)?,
             Target::Tcp(address) => Connection::connect_tcp(*address, deadline)?,
+            Target::Tls(address, client) => {
+                let mut connection = Connection::connect_tcp(*address, deadline)?;
+                connection.start_tls(client, deadline)?;
+                connection
+            }
         };
         if self.bidirectional {
             connection.send_all(
@@ -443,6 +468,7 @@ impl SocketOutput {
                 ),
             );
         }
+        connection.close_tls();
     }
 }
 

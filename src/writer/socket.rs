@@ -3,8 +3,10 @@
 //! Every socket is non-blocking; waiting is done by `poll` in short slices,
 //! and every operation takes a deadline. `send` uses MSG_NOSIGNAL: a
 //! collector that goes away must never raise SIGPIPE in the host server.
+//! A TLS connection (rustls) runs on the same socket and the same waits:
+//! its handshake, its records and its alerts are bound by the same deadlines.
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
@@ -17,7 +19,10 @@ use nix::sys::socket::{
     connect, getsockopt, recv, send, socket, sockopt,
 };
 
+use rustls::ClientConnection;
+
 use crate::framestream::{CONTROL_FRAME_LENGTH_MAX, Control, Frame, FrameError, parse_frame};
+use crate::tls::{TlsClient, explain};
 
 /// Longest single wait, so that callers can re-check their deadline.
 const POLL_SLICE: Duration = Duration::from_millis(50);
@@ -44,10 +49,58 @@ fn wait(fd: &OwnedFd, events: PollFlags, deadline: Instant) -> io::Result<PollFl
     }
 }
 
+/// Plaintext handed to rustls at a time: one TLS record. What has been
+/// sent is counted a record at a time, once it is on the socket.
+const TLS_CHUNK: usize = 16 * 1024;
+
 /// A connected stream socket to a collector.
 pub struct Connection {
     fd: OwnedFd,
     received: Vec<u8>,
+    tls: Option<Box<ClientConnection>>,
+}
+
+/// The socket as rustls reads and writes it: non-blocking, no SIGPIPE.
+struct SocketIo<'a>(&'a OwnedFd);
+
+fn would_block(errno: Errno) -> io::Error {
+    match errno {
+        Errno::EAGAIN => io::ErrorKind::WouldBlock.into(),
+        Errno::EINTR => io::ErrorKind::Interrupted.into(),
+        errno => io_error(errno),
+    }
+}
+
+impl Read for SocketIo<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        recv(self.0.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT).map_err(would_block)
+    }
+}
+
+impl Write for SocketIo<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        send(
+            self.0.as_raw_fd(),
+            buf,
+            MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT,
+        )
+        .map_err(would_block)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn tls_failure(err: &rustls::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, explain(err))
+}
+
+fn closed(during: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!("collector closed the connection{during}"),
+    )
 }
 
 fn connect_address(
@@ -107,7 +160,121 @@ impl Connection {
         Ok(Connection {
             fd,
             received: Vec::with_capacity(CONTROL_FRAME_LENGTH_MAX + 8),
+            tls: None,
         })
+    }
+
+    /// Runs the TLS handshake before `deadline`; everything after it goes
+    /// through TLS. A collector that does not speak TLS, or whose
+    /// certificate fails, is an error naming why.
+    pub fn start_tls(&mut self, client: &TlsClient, deadline: Instant) -> io::Result<()> {
+        let tls = client.connection().map_err(|err| tls_failure(&err))?;
+        self.tls = Some(Box::new(tls));
+        while self.tls.as_ref().is_some_and(|tls| tls.is_handshaking()) {
+            self.flush_tls(deadline)?;
+            if !self.tls.as_ref().is_some_and(|tls| tls.is_handshaking()) {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(timed_out(
+                    "in the TLS handshake (is the collector a plaintext one, or stalled?)",
+                ));
+            }
+            if wait(&self.fd, PollFlags::POLLIN, deadline)?.is_empty() {
+                continue;
+            }
+            if self.read_tls()? == 0 {
+                return Err(closed(
+                    " during the TLS handshake (a plaintext collector, or it refused us)",
+                ));
+            }
+        }
+        self.flush_tls(deadline)
+    }
+
+    /// Reads what the socket holds into rustls and processes it; the byte
+    /// count (0: the collector closed the connection).
+    fn read_tls(&mut self) -> io::Result<usize> {
+        let Some(tls) = self.tls.as_mut() else {
+            return Ok(1);
+        };
+        let read = match tls.read_tls(&mut SocketIo(&self.fd)) {
+            Ok(n) => n,
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                return Ok(1);
+            }
+            Err(err) => return Err(err),
+        };
+        if let Err(err) = tls.process_new_packets() {
+            // Sends the alert that says why, if the socket takes it.
+            let _ = tls.write_tls(&mut SocketIo(&self.fd));
+            return Err(tls_failure(&err));
+        }
+        Ok(read)
+    }
+
+    /// Writes the TLS records rustls holds before `deadline`.
+    fn flush_tls(&mut self, deadline: Instant) -> io::Result<()> {
+        let Some(tls) = self.tls.as_mut() else {
+            return Ok(());
+        };
+        while tls.wants_write() {
+            match tls.write_tls(&mut SocketIo(&self.fd)) {
+                Ok(_) => {}
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    if Instant::now() >= deadline {
+                        return Err(timed_out("sending to the collector"));
+                    }
+                    wait(&self.fd, PollFlags::POLLOUT, deadline)?;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(())
+    }
+
+    /// Plaintext the peer sent, without waiting: Some(0) at its end, None
+    /// when nothing is there yet.
+    fn receive(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        if self.tls.is_none() {
+            return match recv(self.fd.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT) {
+                Ok(n) => Ok(Some(n)),
+                Err(Errno::EAGAIN | Errno::EINTR) => Ok(None),
+                Err(errno) => Err(io_error(errno)),
+            };
+        }
+        loop {
+            let tls = self.tls.as_mut().expect("a TLS connection");
+            match tls.reader().read(buf) {
+                Ok(n) => return Ok(Some(n)),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                // Closed without close_notify.
+                Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => return Ok(Some(0)),
+                Err(err) => return Err(err),
+            }
+            if !wait(&self.fd, PollFlags::POLLIN, Instant::now())?.is_empty() {
+                if self.read_tls()? == 0 {
+                    return Ok(Some(0));
+                }
+                // Records that carry no data (session tickets) leave nothing to read.
+                continue;
+            }
+            return Ok(None);
+        }
+    }
+
+    /// Ends TLS with close_notify, if the socket takes it at once.
+    pub fn close_tls(&mut self) {
+        if let Some(tls) = self.tls.as_mut() {
+            tls.send_close_notify();
+            let _ = self.flush_tls(Instant::now());
+        }
     }
 
     /// Sends as much of `bytes` as the collector takes before
@@ -119,6 +286,9 @@ impl Connection {
         bytes: &[u8],
         deadline: &mut dyn FnMut(usize) -> Instant,
     ) -> (usize, io::Result<()>) {
+        if self.tls.is_some() {
+            return self.send_tls_until(bytes, deadline);
+        }
         let mut sent = 0;
         while sent < bytes.len() {
             match send(
@@ -141,6 +311,39 @@ impl Connection {
             }
         }
         (sent, Ok(()))
+    }
+
+    /// `send_until` through TLS: a record at a time, each counted as sent
+    /// once it is all on the socket.
+    fn send_tls_until(
+        &mut self,
+        bytes: &[u8],
+        deadline: &mut dyn FnMut(usize) -> Instant,
+    ) -> (usize, io::Result<()>) {
+        let mut sent = 0;
+        loop {
+            if let Err(err) = self.flush_tls(deadline(sent)) {
+                return (sent, Err(err));
+            }
+            if sent == bytes.len() {
+                return (sent, Ok(()));
+            }
+            let chunk = &bytes[sent..bytes.len().min(sent + TLS_CHUNK)];
+            let tls = self.tls.as_mut().expect("a TLS connection");
+            match tls.writer().write(chunk) {
+                Ok(n) if n == chunk.len() => sent += n,
+                Ok(n) => {
+                    return (
+                        sent,
+                        Err(io::Error::other(format!(
+                            "TLS took {n} of {} bytes into an empty buffer",
+                            chunk.len()
+                        ))),
+                    );
+                }
+                Err(err) => return (sent, Err(err)),
+            }
+        }
     }
 
     /// Sends all of `bytes` before a fixed deadline.
@@ -169,51 +372,38 @@ impl Connection {
                     return Err(io::Error::new(io::ErrorKind::InvalidData, err.to_string()));
                 }
             }
+            // TLS may hold plaintext already: read before waiting.
+            let mut chunk = [0u8; CONTROL_FRAME_LENGTH_MAX + 8];
+            let room = chunk.len() - self.received.len();
+            match self.receive(&mut chunk[..room])? {
+                Some(0) => return Err(closed("")),
+                Some(n) => {
+                    self.received.extend_from_slice(&chunk[..n]);
+                    continue;
+                }
+                None => {}
+            }
             if Instant::now() >= deadline {
                 return Err(timed_out("waiting for the collector's control frame"));
             }
-            if wait(&self.fd, PollFlags::POLLIN, deadline)?.is_empty() {
-                continue;
-            }
-            let mut chunk = [0u8; CONTROL_FRAME_LENGTH_MAX + 8];
-            let room = chunk.len() - self.received.len();
-            match recv(
-                self.fd.as_raw_fd(),
-                &mut chunk[..room],
-                MsgFlags::MSG_DONTWAIT,
-            ) {
-                Ok(0) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "collector closed the connection",
-                    ));
-                }
-                Ok(n) => self.received.extend_from_slice(&chunk[..n]),
-                Err(Errno::EAGAIN | Errno::EINTR) => {}
-                Err(errno) => return Err(io_error(errno)),
-            }
+            wait(&self.fd, PollFlags::POLLIN, deadline)?;
         }
     }
 
     /// Checks, without waiting, that the collector has neither closed the
     /// connection nor sent something a collector must not send mid-stream.
     pub fn check_alive(&mut self) -> io::Result<()> {
-        let events = wait(&self.fd, PollFlags::POLLIN, Instant::now())?;
-        if events.is_empty() {
+        if self.tls.is_none() && wait(&self.fd, PollFlags::POLLIN, Instant::now())?.is_empty() {
             return Ok(());
         }
         let mut chunk = [0u8; 64];
-        match recv(self.fd.as_raw_fd(), &mut chunk, MsgFlags::MSG_DONTWAIT) {
-            Ok(0) => Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "collector closed the connection",
-            )),
-            Ok(n) => Err(io::Error::new(
+        match self.receive(&mut chunk)? {
+            None => Ok(()),
+            Some(0) => Err(closed("")),
+            Some(n) => Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("collector sent {n} unexpected bytes during the data phase"),
             )),
-            Err(Errno::EAGAIN | Errno::EINTR) => Ok(()),
-            Err(errno) => Err(io_error(errno)),
         }
     }
 }

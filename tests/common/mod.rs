@@ -46,6 +46,7 @@ pub struct Session {
 enum Listener {
     Unix(UnixListener, PathBuf),
     Tcp(TcpListener),
+    Tls(TcpListener, Arc<rustls::ServerConfig>),
 }
 
 trait Stream: Read + Write + Send {
@@ -61,6 +62,12 @@ impl Stream for std::os::unix::net::UnixStream {
 impl Stream for std::net::TcpStream {
     fn set_timeout(&self, timeout: Duration) {
         self.set_read_timeout(Some(timeout)).unwrap();
+    }
+}
+
+impl Stream for rustls::StreamOwned<rustls::ServerConnection, std::net::TcpStream> {
+    fn set_timeout(&self, timeout: Duration) {
+        self.sock.set_read_timeout(Some(timeout)).unwrap();
     }
 }
 
@@ -196,6 +203,21 @@ impl Collector {
         )
     }
 
+    /// A TLS collector with `config` (dnstap_testkit::tls::server_config).
+    pub fn tls(
+        address: &str,
+        behaviour: Behaviour,
+        config: Arc<rustls::ServerConfig>,
+    ) -> Collector {
+        let listener = TcpListener::bind(address).unwrap();
+        let local: SocketAddr = listener.local_addr().unwrap();
+        Self::start(
+            Listener::Tls(listener, config),
+            format!("tls:{}@{}", local.ip(), local.port()),
+            behaviour,
+        )
+    }
+
     fn start(listener: Listener, sink: String, behaviour: Behaviour) -> Collector {
         let stop = Arc::new(AtomicBool::new(false));
         let sessions = Arc::new(Mutex::new(Vec::new()));
@@ -206,7 +228,7 @@ impl Collector {
                 let mut workers = Vec::new();
                 match &listener {
                     Listener::Unix(l, _) => l.set_nonblocking(true).unwrap(),
-                    Listener::Tcp(l) => l.set_nonblocking(true).unwrap(),
+                    Listener::Tcp(l) | Listener::Tls(l, _) => l.set_nonblocking(true).unwrap(),
                 }
                 while !stop.load(Ordering::Relaxed) {
                     let accepted: Option<Box<dyn Stream>> = match &listener {
@@ -217,6 +239,11 @@ impl Collector {
                         Listener::Tcp(l) => l.accept().ok().map(|(s, _)| {
                             s.set_nonblocking(false).unwrap();
                             Box::new(s) as Box<dyn Stream>
+                        }),
+                        Listener::Tls(l, config) => l.accept().ok().map(|(s, _)| {
+                            s.set_nonblocking(false).unwrap();
+                            let tls = rustls::ServerConnection::new(Arc::clone(config)).unwrap();
+                            Box::new(rustls::StreamOwned::new(tls, s)) as Box<dyn Stream>
                         }),
                     };
                     match accepted {

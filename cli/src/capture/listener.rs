@@ -6,19 +6,22 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use dnstap::sink::SinkSpec;
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
-/// A listening socket: unix (removed when dropped) or TCP.
+/// A listening socket: unix (removed when dropped), TCP, or TCP with TLS.
 pub enum Listener {
     Unix(UnixListener, PathBuf),
-    Tcp(TcpListener),
+    Tcp(TcpListener, Option<Arc<ServerConfig>>),
 }
 
 /// An accepted connection.
 pub enum Stream {
     Unix(UnixStream),
     Tcp(TcpStream),
+    Tls(Box<StreamOwned<ServerConnection, TcpStream>>),
 }
 
 impl Stream {
@@ -26,6 +29,7 @@ impl Stream {
         match self {
             Stream::Unix(s) => s,
             Stream::Tcp(s) => s,
+            Stream::Tls(s) => s.as_mut(),
         }
     }
 
@@ -33,6 +37,31 @@ impl Stream {
         match self {
             Stream::Unix(s) => s.as_fd(),
             Stream::Tcp(s) => s.as_fd(),
+            Stream::Tls(s) => s.sock.as_fd(),
+        }
+    }
+
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Stream::Tls(_))
+    }
+
+    /// Plaintext that TLS decrypted and no read took yet: poll does not
+    /// see it, so the reader must come back for it.
+    pub fn buffered(&mut self) -> bool {
+        match self {
+            Stream::Tls(s) => s
+                .conn
+                .process_new_packets()
+                .is_ok_and(|state| state.plaintext_bytes_to_read() > 0),
+            _ => false,
+        }
+    }
+
+    pub fn set_nonblocking(&self) -> io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.set_nonblocking(true),
+            Stream::Tcp(s) => s.set_nonblocking(true),
+            Stream::Tls(s) => s.sock.set_nonblocking(true),
         }
     }
 }
@@ -53,8 +82,9 @@ impl Listener {
         Ok(Listener::Unix(listener, path.to_path_buf()))
     }
 
-    /// Listens on TCP at `target`, `ADDR@PORT` as in a `tcp:` sink spec.
-    pub fn tcp(target: &str) -> io::Result<Listener> {
+    /// Listens on TCP at `target`, `ADDR@PORT` as in a `tcp:` sink spec;
+    /// with `tls`, every connection is a TLS server connection.
+    pub fn tcp(target: &str, tls: Option<Arc<ServerConfig>>) -> io::Result<Listener> {
         let address = match format!("tcp:{target}").parse::<SinkSpec>() {
             Ok(SinkSpec::Tcp(address)) => address,
             Ok(_) => unreachable!("a tcp: spec parses as TCP"),
@@ -62,22 +92,26 @@ impl Listener {
         };
         let listener = TcpListener::bind(address)?;
         listener.set_nonblocking(true)?;
-        Ok(Listener::Tcp(listener))
+        Ok(Listener::Tcp(listener, tls))
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {
         match self {
             Listener::Unix(l, _) => l.as_fd(),
-            Listener::Tcp(l) => l.as_fd(),
+            Listener::Tcp(l, _) => l.as_fd(),
         }
     }
 
     pub fn describe(&self) -> String {
         match self {
             Listener::Unix(_, path) => format!("unix:{}", path.display()),
-            Listener::Tcp(l) => l
-                .local_addr()
-                .map_or_else(|_| "tcp".into(), |a| format!("tcp:{}@{}", a.ip(), a.port())),
+            Listener::Tcp(l, tls) => {
+                let scheme = if tls.is_some() { "tls" } else { "tcp" };
+                l.local_addr().map_or_else(
+                    |_| scheme.into(),
+                    |a| format!("{scheme}:{}@{}", a.ip(), a.port()),
+                )
+            }
         }
     }
 
@@ -87,9 +121,20 @@ impl Listener {
             Listener::Unix(l, path) => l
                 .accept()
                 .map(|(s, _)| (Stream::Unix(s), format!("unix:{}", path.display()))),
-            Listener::Tcp(l) => l
+            Listener::Tcp(l, None) => l
                 .accept()
                 .map(|(s, peer): (TcpStream, SocketAddr)| (Stream::Tcp(s), format!("tcp:{peer}"))),
+            Listener::Tcp(l, Some(config)) => match l.accept() {
+                Ok((s, peer)) => {
+                    let tls = ServerConnection::new(Arc::clone(config))
+                        .map_err(|err| io::Error::other(err.to_string()))?;
+                    Ok((
+                        Stream::Tls(Box::new(StreamOwned::new(tls, s))),
+                        format!("tls:{peer}"),
+                    ))
+                }
+                Err(err) => Err(err),
+            },
         };
         match accepted {
             Ok(connection) => Ok(Some(connection)),

@@ -5,12 +5,15 @@
 //! frames from all connections are appended to one output stream, START
 //! when a file is opened and STOP when it is closed, so every file is a
 //! complete stream. A peer that breaks the protocol is closed with a log
-//! line naming it; the others are not affected.
+//! line naming it; the others are not affected. With `--tls-cert` and
+//! `--tls-key` a TCP listener speaks TLS (rustls), and the TLS handshake is
+//! part of the handshake bounded by `--handshake-timeout`.
 
 mod file;
 mod listener;
 mod log;
 mod peer;
+mod tls;
 
 use std::io;
 use std::path::PathBuf;
@@ -23,7 +26,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use crate::exit;
 use crate::input::stop_on_signals;
 use file::CaptureFile;
-use listener::{Listener, Stream};
+use listener::Listener;
 use log::log;
 use peer::{End, Peer, Phase};
 
@@ -58,9 +61,19 @@ pub struct Args {
     /// Seconds between summary lines on stderr (0: only the final one).
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     stats_interval: u64,
-    /// Seconds a new connection has to complete READY/ACCEPT/START.
+    /// Seconds a new connection has to complete READY/ACCEPT/START (and
+    /// the TLS handshake before them).
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     handshake_timeout: u64,
+    /// Make the --tcp listener a TLS listener with this certificate chain (PEM).
+    #[arg(long, value_name = "FILE", requires_all = ["tcp", "tls_key"])]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Require a client certificate signed by a CA of this PEM file.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
 }
 
 /// Longest time spent at stop reading what the connections still hold.
@@ -119,7 +132,17 @@ fn capture(args: &Args) -> io::Result<()> {
     let (stop, reopen) = register_signals()?;
     let listener = match (&args.unix, &args.tcp) {
         (Some(path), _) => Listener::unix(path)?,
-        (None, target) => Listener::tcp(target.as_deref().unwrap_or_default())?,
+        (None, target) => {
+            let tls = match (&args.tls_cert, &args.tls_key) {
+                (Some(cert), Some(key)) => Some(tls::server_config(
+                    cert,
+                    key,
+                    args.tls_client_ca.as_deref(),
+                )?),
+                _ => None,
+            };
+            Listener::tcp(target.as_deref().unwrap_or_default(), tls)?
+        }
     };
     let mut output = CaptureFile::open(
         &args.write,
@@ -195,11 +218,7 @@ fn capture(args: &Args) -> io::Result<()> {
                     ));
                     continue;
                 }
-                let nonblocking = match &stream {
-                    Stream::Unix(s) => s.set_nonblocking(true),
-                    Stream::Tcp(s) => s.set_nonblocking(true),
-                };
-                if let Err(err) = nonblocking {
+                if let Err(err) = stream.set_nonblocking() {
                     log(&format!("connection {id} ({address}): {err}; closed"));
                     continue;
                 }

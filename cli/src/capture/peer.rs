@@ -12,6 +12,7 @@ use dnstap::framestream::{
 use super::file::CaptureFile;
 use super::listener::Stream;
 use super::log::log;
+use super::tls::refusal;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
@@ -68,8 +69,18 @@ impl Peer {
         format!("connection {} ({})", self.id, self.address)
     }
 
-    /// Reads what is available and handles every whole frame in it.
+    /// Reads what is available and handles every whole frame in it (for
+    /// TLS, also what it decrypted beyond one read, which poll cannot see).
     pub fn on_readable(&mut self, output: &mut CaptureFile, max_frame: usize) -> Option<End> {
+        loop {
+            let end = self.read_once(output, max_frame);
+            if end.is_some() || !self.stream.buffered() {
+                return end;
+            }
+        }
+    }
+
+    fn read_once(&mut self, output: &mut CaptureFile, max_frame: usize) -> Option<End> {
         let mut chunk = [0u8; 64 * 1024];
         match self.stream.io().read(&mut chunk) {
             Ok(0) => {
@@ -91,7 +102,29 @@ impl Peer {
             {
                 return None;
             }
-            Err(err) => return Some(End::Closed(format!("read error: {err}"))),
+            Err(err) => {
+                return Some(match refusal(&err) {
+                    Some(why) => End::Rejected(why),
+                    None if self.stream.is_tls()
+                        && self.phase == Phase::Hello
+                        && err.kind() == io::ErrorKind::UnexpectedEof =>
+                    {
+                        End::Closed(
+                            "closed during the TLS handshake (did the writer refuse our certificate?)"
+                                .into(),
+                        )
+                    }
+                    None => End::Closed(format!("read error: {err}")),
+                });
+            }
+        }
+        if self.phase == Phase::Hello
+            && !self.stream.is_tls()
+            && self.buffer.starts_with(&[0x16, 3])
+        {
+            return Some(End::Rejected(
+                "a TLS ClientHello on a plain listener (a tls: writer: start capture with --tls-cert and --tls-key)".into(),
+            ));
         }
         let mut used = 0;
         let end = loop {

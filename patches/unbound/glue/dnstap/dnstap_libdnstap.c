@@ -51,6 +51,9 @@
 
 #include <string.h>
 #include <sys/time.h>
+#ifdef DNSTAP_KIT_TLS
+#include <sys/stat.h>
+#endif
 #include "sldns/sbuffer.h"
 #include "util/config_file.h"
 #include "util/net_help.h"
@@ -115,6 +118,7 @@ dt_sink_spec(struct config_file* cfg, char* buf, size_t len)
 		socklen_t addrlen;
 		char ip[128];
 		int port;
+#ifndef DNSTAP_KIT_TLS
 		if(cfg->dnstap_tls) {
 			log_err("dnstap: dnstap-tls: yes (the default with "
 				"dnstap-ip) is not supported by libdnstap: set "
@@ -122,6 +126,7 @@ dt_sink_spec(struct config_file* cfg, char* buf, size_t len)
 				"use dnstap-socket-path");
 			return 0;
 		}
+#endif
 		if(!extstrtoaddr(cfg->dnstap_ip, &addr, &addrlen,
 			UNBOUND_DNS_PORT)) {
 			log_err("dnstap: could not parse dnstap-ip '%s'",
@@ -130,7 +135,13 @@ dt_sink_spec(struct config_file* cfg, char* buf, size_t len)
 		}
 		addr_to_str(&addr, addrlen, ip, sizeof(ip));
 		port = (int)ntohs(((struct sockaddr_in*)&addr)->sin_port);
+#ifdef DNSTAP_KIT_TLS
+		/* dnstap-tls: yes, the default, is TLS to the collector */
+		snprintf(buf, len, "%s:%s@%d", cfg->dnstap_tls?"tls":"tcp",
+			ip, port);
+#else
 		snprintf(buf, len, "tcp:%s@%d", ip, port);
+#endif
 	} else if(cfg->dnstap_socket_path && cfg->dnstap_socket_path[0]) {
 		const char* p = cfg->dnstap_socket_path;
 		if(strncmp(p, DT_FILE_PREFIX, strlen(DT_FILE_PREFIX)) == 0) {
@@ -160,7 +171,130 @@ dt_options_identity(struct dt_env* env, struct dnstap_options* opts)
 	return 1;
 }
 
+#ifdef DNSTAP_KIT_TLS
+/** the option's value, or NULL if it is unset or empty */
+static const char*
+dt_opt(const char* s)
+{
+	return (s && s[0])?s:NULL;
+}
+
+/**
+ * The CA bundle that authenticates the collector, as stock Unbound picks
+ * it: dnstap-tls-cert-bundle if it is set, else the server-wide
+ * tls-cert-bundle, with the system's roots if tls-system-cert is set.
+ * @param cfg: config.
+ * @param system: set if the system's roots are trusted.
+ * @return the bundle file, or NULL.
+ */
+static const char*
+dt_tls_bundle(struct config_file* cfg, int* system)
+{
+	if(cfg->dnstap_tls_cert_bundle) {
+		*system = 0;
+		return dt_opt(cfg->dnstap_tls_cert_bundle);
+	}
+	*system = cfg->tls_win_cert;
+	return dt_opt(cfg->tls_cert_bundle);
+}
+
+/**
+ * Check the dnstap-tls options before a tls: sink is made.
+ * @param cfg: config.
+ * @param spec: the sink, for the log.
+ * @return 1 to go on, 0 on an error (logged), -1 if the collector cannot
+ *	be authenticated as configured (logged): nothing is to be sent.
+ */
+static int
+dt_tls_check(struct config_file* cfg, const char* spec)
+{
+	int system;
+	const char* bundle = dt_tls_bundle(cfg, &system);
+	if(dt_opt(cfg->dnstap_tls_client_key_file) &&
+		!dt_opt(cfg->dnstap_tls_client_cert_file)) {
+		log_err("dnstap setup: client key authentication enabled "
+			"with dnstap-tls-client-key-file, but no "
+			"dnstap-tls-client-cert-file is given");
+		return 0;
+	}
+	if(dt_opt(cfg->dnstap_tls_server_name) && !bundle && !system) {
+		/* stock Unbound checks the name against an empty trust store,
+		 * and every handshake fails */
+		log_err("dnstap: dnstap-tls-server-name \"%s\" is set but no "
+			"CA bundle is (dnstap-tls-cert-bundle, tls-cert-bundle "
+			"or tls-system-cert): the collector %s cannot be "
+			"authenticated, so no dnstap is sent", 
+			cfg->dnstap_tls_server_name, spec);
+		return -1;
+	}
+	return 1;
+}
+
+/**
+ * Set the TLS options of a tls: sink, with stock Unbound's meanings: a
+ * server name (a DNS name, or an IP address) is checked with the
+ * certificate's chain; a bundle without a name checks the chain only;
+ * with neither, any certificate is accepted, which is warned about.
+ * @param cfg: config.
+ * @param opts: the libdnstap options.
+ * @param spec: the sink, for the log.
+ * @return false on failure (dnstap_options_last_error says why).
+ */
+static int
+dt_options_tls(struct config_file* cfg, struct dnstap_options* opts,
+	const char* spec)
+{
+	int system;
+	const char* bundle = dt_tls_bundle(cfg, &system);
+	const char* name = dt_opt(cfg->dnstap_tls_server_name);
+	int verify = DNSTAP_TLS_VERIFY_FULL;
+	if(!name && !bundle && !system) {
+		log_warn("dnstap: the collector %s is not authenticated: "
+			"without dnstap-tls-server-name and a CA bundle "
+			"(dnstap-tls-cert-bundle, tls-cert-bundle or "
+			"tls-system-cert) any certificate is accepted", spec);
+		verify = DNSTAP_TLS_VERIFY_NONE;
+	} else if(!name)
+		verify = DNSTAP_TLS_VERIFY_CHAIN;
+	if(dnstap_options_set_tls_verify(opts, verify) != DNSTAP_OK ||
+		dnstap_options_set_tls_sni(opts, cfg->tls_use_sni)
+		!= DNSTAP_OK)
+		return 0;
+	if(name && dnstap_options_set_tls_server_name(opts, name)
+		!= DNSTAP_OK)
+		return 0;
+	if(bundle && dnstap_options_set_tls_ca_file(opts, bundle)
+		!= DNSTAP_OK)
+		return 0;
+	if(dnstap_options_set_tls_system_roots(opts, system) != DNSTAP_OK)
+		return 0;
+	if(dt_opt(cfg->dnstap_tls_client_key_file) &&
+		dnstap_options_set_tls_client_cert(opts,
+		cfg->dnstap_tls_client_cert_file,
+		cfg->dnstap_tls_client_key_file) != DNSTAP_OK)
+		return 0;
+	return 1;
+}
+
+#endif
 #ifdef DNSTAP_KIT_RELOAD
+#ifdef DNSTAP_KIT_TLS
+/** append a file's name, size and time to buf, so that a reload after the
+ * file changed (a renewed certificate) reads it again */
+static void
+dt_key_file(char* buf, size_t len, const char* file)
+{
+	struct stat st;
+	size_t used = strlen(buf);
+	if(!file || used >= len)
+		return;
+	if(stat(file, &st) == 0)
+		snprintf(buf+used, len-used, "\n%s %lld %lld", file,
+			(long long)st.st_size, (long long)st.st_mtime);
+	else	snprintf(buf+used, len-used, "\n%s", file);
+}
+
+#endif
 /** the settings the handle is made with, to compare at reload */
 static char*
 dt_tap_key(struct dt_env* env, struct config_file* cfg, const char* spec)
@@ -174,6 +308,20 @@ dt_tap_key(struct dt_env* env, struct config_file* cfg, const char* spec)
 	snprintf(buf, sizeof(buf), "%s\n%s\n%s\n%d", spec,
 		env->identity?env->identity:"", env->version?env->version:"",
 		cfg->dnstap_bidirectional);
+#endif
+#ifdef DNSTAP_KIT_TLS
+	if(strncmp(spec, "tls:", 4) == 0) {
+		size_t used = strlen(buf);
+		int system;
+		snprintf(buf+used, sizeof(buf)-used, "\n%s\n%d\n%d",
+			cfg->dnstap_tls_server_name?cfg->dnstap_tls_server_name:"",
+			cfg->tls_use_sni, cfg->tls_win_cert);
+		dt_key_file(buf, sizeof(buf), dt_tls_bundle(cfg, &system));
+		dt_key_file(buf, sizeof(buf),
+			dt_opt(cfg->dnstap_tls_client_cert_file));
+		dt_key_file(buf, sizeof(buf),
+			dt_opt(cfg->dnstap_tls_client_key_file));
+	}
 #endif
 	return strdup(buf);
 }
@@ -206,6 +354,19 @@ dt_tap_start(struct dt_env* env, struct config_file* cfg)
 	int r;
 	if(!dt_sink_spec(cfg, spec, sizeof(spec)))
 		return 0;
+#ifdef DNSTAP_KIT_TLS
+	if(strncmp(spec, "tls:", 4) == 0 && (r = dt_tls_check(cfg, spec)) <= 0) {
+		/* -1: Unbound runs, without a handle, as stock runs with a
+		 * collector it can never reach */
+		if(r < 0) {
+#ifdef DNSTAP_KIT_RELOAD
+			dt_shutdown();
+#endif
+			env->tap = NULL;
+		}
+		return r < 0;
+	}
+#endif
 #ifdef DNSTAP_KIT_RELOAD
 	if(!(key = dt_tap_key(env, cfg, spec))) {
 		log_err("dnstap: out of memory");
@@ -233,6 +394,10 @@ dt_tap_start(struct dt_env* env, struct config_file* cfg)
 		!= DNSTAP_OK ||
 		dnstap_options_set_sink(opts, spec) != DNSTAP_OK ||
 		!dt_options_identity(env, opts) ||
+#ifdef DNSTAP_KIT_TLS
+		(strncmp(spec, "tls:", 4) == 0 &&
+		!dt_options_tls(cfg, opts, spec)) ||
+#endif
 		dnstap_options_set_bidirectional(opts,
 #if UNBOUND_VERSION_MAJOR > 1 || UNBOUND_VERSION_MINOR >= 21
 			cfg->dnstap_bidirectional) != DNSTAP_OK ||
