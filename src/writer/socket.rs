@@ -16,7 +16,7 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{
     AddressFamily, MsgFlags, SockFlag, SockType, SockaddrIn, SockaddrIn6, SockaddrLike, UnixAddr,
-    connect, getsockopt, recv, send, socket, sockopt,
+    connect, getsockopt, recv, send, setsockopt, socket, sockopt,
 };
 
 use rustls::ClientConnection;
@@ -153,6 +153,10 @@ impl Connection {
                 connect_address(AddressFamily::Inet6, &SockaddrIn6::from(v6), deadline)?
             }
         };
+        // The writer batches by itself; Nagle's wait for an ACK would only
+        // hold back the tail of a batch, and with TLS (one record per
+        // chunk) it stalls every record behind the peer's delayed ACK.
+        setsockopt(&fd, sockopt::TcpNoDelay, &true).map_err(io_error)?;
         Self::with(fd)
     }
 
