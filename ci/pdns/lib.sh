@@ -4,7 +4,7 @@
 # started in it on a unix socket only.
 #
 #   source ci/pdns/lib.sh NAME       # NAME prefixes messages; sets repo, kit, tool, work
-#   start NAME CMD...; stop NAME     # background processes, bounded stop
+#   bench_start NAME CMD...; bench_stop NAME; bench_pid NAME   # ci/lib/bench-util.sh
 #   fail WHY                         # "NAME: FAILED: WHY", exit 1
 #   start_postgres                   # on $PG_PORT, socket in $work/pg
 #   psql_in DB ARGS...; pg_url DB; pg_rows DB
@@ -13,6 +13,8 @@
 
 # shellcheck source=ci/lib/build.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
+# shellcheck source=ci/lib/bench-util.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/bench-util.sh"
 pdns_script=$1
 repo=$DNSTAP_KIT_ROOT
 # shellcheck disable=SC2034 # used by the scripts that source this file
@@ -21,13 +23,11 @@ kit=$repo/target/release/dnstap-kit
 tool=$repo/tests/servers/pdns/pdns_tool.py
 work=$(mktemp -d "${TMPDIR:-/tmp}/$pdns_script.XXXXXX")
 chmod 755 "$work" # PostgreSQL runs as its own user below it
-declare -A pid_of=()
+BENCH_WORK=$work
 
 pdns_cleanup() {
-    local rc=$? name
-    for name in "${!pid_of[@]}"; do
-        stop_process "${pid_of[$name]}" TERM 10 || true
-    done
+    local rc=$?
+    bench_stop_all
     if [[ -n "${PDNS_KEEP:-}" ]] || ((rc != 0)); then
         echo "$pdns_script: run directory kept: $work"
     else
@@ -40,21 +40,6 @@ trap 'exit 130' INT TERM HUP
 fail() {
     echo "$pdns_script: FAILED: $*" >&2
     exit 1
-}
-
-# start NAME CMD...: CMD in the background, its output in $work/NAME.log.
-start() {
-    local name=$1
-    shift
-    "$@" >"$work/$name.log" 2>&1 &
-    pid_of[$name]=$!
-}
-
-# stop NAME: SIGTERM, at most 10 s.
-stop() {
-    local pid=${pid_of[$1]}
-    unset "pid_of[$1]"
-    stop_process "$pid" TERM 10
 }
 
 # PostgreSQL from Debian, in the run directory, on a unix socket only; as
@@ -74,7 +59,7 @@ start_postgres() {
     ((EUID != 0)) || chown postgres: "$work/pg"
     "${pg_user[@]}" "$pg_bin/initdb" -D "$work/pg/data" -U postgres --auth=trust -E UTF8 --locale=C \
         >"$work/initdb.log" 2>&1 || fail "initdb: $(tail -3 "$work/initdb.log")"
-    start postgres "${pg_user[@]}" "$pg_bin/postgres" -D "$work/pg/data" -k "$work/pg" -p "$PG_PORT" \
+    bench_start postgres "${pg_user[@]}" "$pg_bin/postgres" -D "$work/pg/data" -k "$work/pg" -p "$PG_PORT" \
         -c listen_addresses=''
     wait_for_path "$work/pg/.s.PGSQL.$PG_PORT" 20 || fail "postgres: $(tail -3 "$work/postgres.log")"
     local tenths=100

@@ -84,7 +84,7 @@ fn chain_names(sets: &[RRset], qname: &Name<Vec<u8>>) -> Vec<Name<Vec<u8>>> {
 fn follow(link: &RRset, name: &Name<Vec<u8>>) -> Option<Name<Vec<u8>>> {
     let target = link.target()?;
     match link.rtype {
-        Rtype::CNAME if &link.owner == name => Some(target),
+        Rtype::CNAME if link.owner == *name => Some(target),
         Rtype::DNAME if is_strictly_below(name, &link.owner) => {
             substitute(name, &link.owner, &target)
         }
@@ -112,7 +112,7 @@ fn substitute(
 /// a DNAME whose owner is above one.
 fn on_chain(set: &RRset, chain: &[Name<Vec<u8>>]) -> bool {
     chain.iter().any(|name| {
-        &set.owner == name || (set.rtype == Rtype::DNAME && is_strictly_below(name, &set.owner))
+        set.owner == *name || (set.rtype == Rtype::DNAME && is_strictly_below(name, &set.owner))
     })
 }
 

@@ -229,11 +229,5 @@ pub fn run(args: Args) -> u8 {
         report!("dnstap-kit: {err}");
         return exit::FAILURE;
     }
-    if failed {
-        exit::FAILURE
-    } else if truncated {
-        exit::TRUNCATED
-    } else {
-        exit::OK
-    }
+    exit::after_inputs(failed, truncated)
 }

@@ -35,7 +35,7 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "unbound"))
-from unbound_tap import fields, frames  # noqa: E402  (Frame Streams and protobuf, shared)
+from unbound_tap import fields, frames, name  # noqa: E402  (Frame Streams, protobuf, names: shared)
 
 A, NS, CNAME, SOA, MX, TXT, AAAA, DNAME, OPT = 1, 2, 5, 6, 15, 16, 28, 39, 41
 RESOLVER_RESPONSE, FORWARDER_RESPONSE = 4, 8
@@ -50,22 +50,10 @@ def fail(msg):
 # DNS wire format: names as tuples of lowercase labels.
 
 def read_name(wire, at):
-    """(labels as given, offset after the name), following compression."""
-    labels, end, hops = [], None, 0
-    while True:
-        n = wire[at]
-        if n & 0xC0 == 0xC0:
-            end = at + 2 if end is None else end
-            at = ((n & 0x3F) << 8) | wire[at + 1]
-            hops += 1
-            if hops > 64:
-                fail("compression loop")
-            continue
-        at += 1
-        if n == 0:
-            return tuple(labels), (end if end is not None else at)
-        labels.append(wire[at:at + n])
-        at += n
+    """(labels as given, offset after the name), following compression (the
+    test zones' labels hold no dots)."""
+    text_name, end = name(wire, at)
+    return labels(text_name), end
 
 
 def lower(labels):

@@ -164,6 +164,21 @@ impl Filter {
 /// The columns a query reads, in the order [`Backend::select`] takes them.
 const COLUMNS: &str = "rrname, rrtype, bailiwick, rdata, time_first, time_last, count, sensor_id";
 
+/// The query of [`Backend::previous`], with the engine's spelling of the
+/// Nth parameter: name (reversed), type, bailiwick, the key's digest, time.
+fn previous_sql(placeholder: fn(usize) -> String) -> String {
+    let p = |n| placeholder(n);
+    format!(
+        "SELECT {COLUMNS} FROM pdns WHERE rrname_rev = {} AND rrtype = {} AND bailiwick = {} \
+         AND key <> {} AND time_first < {} ORDER BY time_last DESC, time_first DESC, key LIMIT 1",
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5)
+    )
+}
+
 /// What one engine does; [`merge`] builds the transaction from it.
 pub trait Backend {
     /// Starts a transaction.

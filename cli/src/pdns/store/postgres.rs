@@ -10,6 +10,7 @@ use postgres::{Client, NoTls};
 
 use super::{
     Backend, COLUMNS, Filter, Param, Result, Row, SCHEMA_VERSION, StoreError, check_version,
+    previous_sql,
 };
 use crate::pdns::aggregate::{Key, Seen};
 
@@ -137,10 +138,7 @@ impl Backend for PostgresStore {
     }
 
     fn previous(&mut self, key: &Key, before: i64) -> Result<Option<Row>> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM pdns WHERE rrname_rev = $1 AND rrtype = $2 AND bailiwick = $3 \
-             AND key <> $4 AND time_first < $5 ORDER BY time_last DESC, time_first DESC, key LIMIT 1"
-        );
+        let sql = previous_sql(|n| format!("${n}"));
         let row = self.client.query_opt(
             &sql,
             &[
