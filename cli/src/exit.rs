@@ -9,3 +9,15 @@ pub const FAILURE: u8 = 1;
 pub const TRUNCATED: u8 = 3;
 /// `check` found messages that do not conform.
 pub const VIOLATIONS: u8 = 4;
+
+/// The exit code of a command that read inputs: FAILURE if one could not
+/// be used, else TRUNCATED if one ended early, else OK.
+pub fn after_inputs(failed: bool, truncated: bool) -> u8 {
+    if failed {
+        FAILURE
+    } else if truncated {
+        TRUNCATED
+    } else {
+        OK
+    }
+}

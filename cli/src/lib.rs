@@ -10,6 +10,8 @@
 //!   frame by `input`.
 //! - [`decode`]: a record decoded and printed as text, YAML or JSON, DNS
 //!   messages parsed.
+//! - [`pdns`]: passive DNS replication: resolver responses stored as
+//!   RRsets under the bailiwick rule, in SQLite or PostgreSQL, and queried.
 //! - [`exit`]: the exit codes; `report`: messages on stderr.
 
 pub mod capture;
@@ -17,5 +19,6 @@ pub mod check;
 pub mod decode;
 pub mod exit;
 mod input;
+pub mod pdns;
 pub mod read;
 mod report;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use dnstap_kit::{capture, check, read};
+use dnstap_kit::{capture, check, pdns, read};
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +25,8 @@ enum Command {
     Read(read::Args),
     /// Check that dnstap files conform to the schema's recommendations.
     Check(check::Args),
+    /// Passive DNS: store resolver responses under the bailiwick rule, and query them.
+    Pdns(pdns::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         Command::Capture(args) => capture::run(args),
         Command::Read(args) => read::run(args),
         Command::Check(args) => check::run(args),
+        Command::Pdns(args) => pdns::run(args),
     };
     ExitCode::from(code)
 }

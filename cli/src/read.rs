@@ -122,11 +122,5 @@ pub fn run(args: Args) -> u8 {
             }
         }
     }
-    if failed {
-        exit::FAILURE
-    } else if truncated {
-        exit::TRUNCATED
-    } else {
-        exit::OK
-    }
+    exit::after_inputs(failed, truncated)
 }

@@ -19,7 +19,7 @@ pub mod names;
 pub mod pbwalk;
 mod record;
 mod render;
-mod time;
+pub(crate) mod time;
 
 pub use record::Record;
 

@@ -98,6 +98,11 @@ impl<'a> DnsMessage<'a> {
         self.edns.as_ref()
     }
 
+    /// The message as `domain` parsed it, for walking its records.
+    pub fn records(&self) -> &'a Message<[u8]> {
+        self.message
+    }
+
     /// The first question, if the message has one.
     pub fn first_question(&self) -> Option<QuestionText> {
         let question = self.message.question().next()?.ok()?;

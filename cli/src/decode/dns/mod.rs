@@ -15,7 +15,7 @@ pub mod mnemonics;
 mod text;
 
 pub use message::{
-    DnsMessage, Edns, ParseError, QuestionText, first_question, name_from_wire, parse,
+    DnsMessage, Edns, ParseError, QuestionText, first_question, name_from_wire, parse, write_name,
 };
 pub use mnemonics::{ClassName, TypeName, flag_names, opcode_name, rcode_name};
 pub use text::write_text;

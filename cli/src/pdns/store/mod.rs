@@ -1,0 +1,293 @@
+//! Where passive DNS is kept: a SQLite file (the default, nothing to set
+//! up) or a PostgreSQL database (`postgresql://…`, shared by sensors).
+//! Both hold one row per key with the same columns and merge a batch in one
+//! transaction, so a killed ingest leaves whole batches only; both answer
+//! the same queries in the same order.
+//!
+//! Columns: `key` (SHA-256 of the key's parts, [`Key::digest`]), `rrname`,
+//! `rrname_rev` (labels reversed, the index of exact and `*.` lookups),
+//! `rrtype`, `bailiwick`, `rdata` (PostgreSQL `text[]`, SQLite a JSON
+//! array), `time_first`, `time_last` (seconds since the epoch), `count`,
+//! `sensor_id` ("" for none). RDATA lookups use a GIN index in PostgreSQL
+//! and a side table (`pdns_rdata`: value, key) in SQLite. `pdns_meta` holds
+//! the schema version; a database of another version is refused.
+
+mod postgres;
+mod sqlite;
+
+use std::fmt;
+
+use domain::base::iana::Rtype;
+
+use super::aggregate::{Batch, Key, Seen};
+
+/// The schema this build writes and reads.
+pub const SCHEMA_VERSION: &str = "1";
+
+/// A failure of a store, in words.
+#[derive(Debug)]
+pub struct StoreError(pub String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> StoreError {
+        StoreError(format!("sqlite: {err}"))
+    }
+}
+
+impl From<::postgres::Error> for StoreError {
+    fn from(err: ::postgres::Error) -> StoreError {
+        StoreError(format!("postgresql: {err}"))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Checks the version found in `pdns_meta` against [`SCHEMA_VERSION`].
+fn check_version(found: &str, location: &str) -> Result<()> {
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    Err(StoreError(format!(
+        "{location} holds passive DNS of schema version {found}; this dnstap-kit reads and writes version {SCHEMA_VERSION} only (use another database, or a matching dnstap-kit)"
+    )))
+}
+
+/// A key and what is known of it, as a store returns it.
+pub type Row = (Key, Seen);
+
+/// Which names a query asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NameMatch {
+    /// This name (its reversed form).
+    Exact(String),
+    /// Every name strictly below the name whose reversed form this is.
+    Below(String),
+}
+
+/// The conditions of a query; all that are given must hold.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub rrname: Option<NameMatch>,
+    /// One RDATA item, in presentation form.
+    pub rdata: Option<String>,
+    pub rrtype: Option<u16>,
+    pub bailiwick: Option<String>,
+    /// Seen at or after (time_last >= after).
+    pub after: Option<i64>,
+    /// Seen at or before (time_first <= before).
+    pub before: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+/// A parameter of a query's SQL.
+#[derive(Clone, Debug)]
+pub enum Param {
+    Text(String),
+    Int(i64),
+}
+
+impl Filter {
+    /// The WHERE clause (without the word) and its parameters; `placeholder`
+    /// spells the Nth parameter (given its value, for engines that want a
+    /// type), `rdata_match` the test of one RDATA item given its placeholder.
+    fn where_clause(
+        &self,
+        placeholder: fn(usize, &Param) -> String,
+        rdata_match: fn(&str) -> String,
+    ) -> (String, Vec<Param>) {
+        let mut conditions = Vec::new();
+        let mut params = Vec::new();
+        let mut add = |sql: &dyn Fn(&str) -> String, param: Param| {
+            conditions.push(sql(&placeholder(params.len() + 1, &param)));
+            params.push(param);
+        };
+        match &self.rrname {
+            Some(NameMatch::Exact(reversed)) => add(
+                &|p| format!("rrname_rev = {p}"),
+                Param::Text(reversed.clone()),
+            ),
+            Some(NameMatch::Below(reversed)) => {
+                add(
+                    &|p| format!("rrname_rev > {p}"),
+                    Param::Text(reversed.clone()),
+                );
+                // Reversed forms end in '.': the next character, '/', bounds
+                // the names that start with this one.
+                if let Some(stem) = reversed.strip_suffix('.') {
+                    add(
+                        &|p| format!("rrname_rev < {p}"),
+                        Param::Text(format!("{stem}/")),
+                    );
+                }
+            }
+            None => {}
+        }
+        if let Some(rdata) = &self.rdata {
+            add(&|p| rdata_match(p), Param::Text(rdata.clone()));
+        }
+        if let Some(rrtype) = self.rrtype {
+            add(&|p| format!("rrtype = {p}"), Param::Int(i64::from(rrtype)));
+        }
+        if let Some(bailiwick) = &self.bailiwick {
+            add(
+                &|p| format!("bailiwick = {p}"),
+                Param::Text(bailiwick.clone()),
+            );
+        }
+        if let Some(after) = self.after {
+            add(&|p| format!("time_last >= {p}"), Param::Int(after));
+        }
+        if let Some(before) = self.before {
+            add(&|p| format!("time_first <= {p}"), Param::Int(before));
+        }
+        let mut sql = if conditions.is_empty() {
+            "TRUE".to_string()
+        } else {
+            conditions.join(" AND ")
+        };
+        sql.push_str(" ORDER BY rrname_rev, rrtype, bailiwick, time_first, key");
+        if let Some(limit) = self.limit {
+            let param = Param::Int(limit);
+            sql.push_str(&format!(" LIMIT {}", placeholder(params.len() + 1, &param)));
+            params.push(param);
+        }
+        (sql, params)
+    }
+}
+
+/// The columns a query reads, in the order [`Backend::select`] takes them.
+const COLUMNS: &str = "rrname, rrtype, bailiwick, rdata, time_first, time_last, count, sensor_id";
+
+/// The query of [`Backend::previous`], with the engine's spelling of the
+/// Nth parameter: name (reversed), type, bailiwick, the key's digest, time.
+fn previous_sql(placeholder: fn(usize) -> String) -> String {
+    let p = |n| placeholder(n);
+    format!(
+        "SELECT {COLUMNS} FROM pdns WHERE rrname_rev = {} AND rrtype = {} AND bailiwick = {} \
+         AND key <> {} AND time_first < {} ORDER BY time_last DESC, time_first DESC, key LIMIT 1",
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5)
+    )
+}
+
+/// What one engine does; [`merge`] builds the transaction from it.
+pub trait Backend {
+    /// Starts a transaction.
+    fn begin(&mut self) -> Result<()>;
+    /// Merges the rows into the table; for each, whether its key is new.
+    fn upsert(&mut self, rows: &[(&Key, &Seen)]) -> Result<Vec<bool>>;
+    /// The RRset of the key's name, type and bailiwick with other RDATA
+    /// that was first seen before `before`, the one seen last.
+    fn previous(&mut self, key: &Key, before: i64) -> Result<Option<Row>>;
+    fn commit(&mut self) -> Result<()>;
+    /// The rows that match, in the filter's order.
+    fn select(&mut self, filter: &Filter) -> Result<Vec<Row>>;
+}
+
+/// Opens the store `url` names: `postgresql://…` or `postgres://…` (or a
+/// libpq key=value string starting with `host=`) for PostgreSQL, anything
+/// else as the path of a SQLite file. `create`: set up the schema in an
+/// empty database (ingest); else a database without it is an error (query).
+pub fn open(url: &str, create: bool) -> Result<Box<dyn Backend>> {
+    if url.starts_with("postgresql://")
+        || url.starts_with("postgres://")
+        || url.starts_with("host=")
+    {
+        Ok(Box::new(postgres::PostgresStore::open(url, create)?))
+    } else {
+        Ok(Box::new(sqlite::SqliteStore::open(url, create)?))
+    }
+}
+
+/// A key seen for the first time, and, for NS and DS, the RRset it
+/// replaced.
+pub struct NewKey {
+    pub key: Key,
+    pub seen: Seen,
+    /// The RRset of the same name, type and bailiwick seen last before it.
+    pub replaced: Option<Row>,
+}
+
+/// Whether a new RRset of this type replacing another is an event of its
+/// own: a delegation changing hands.
+pub fn is_delegation(rrtype: u16) -> bool {
+    rrtype == Rtype::NS.to_int() || rrtype == Rtype::DS.to_int()
+}
+
+/// Merges a batch in one transaction; returns the keys it added.
+pub fn merge(backend: &mut dyn Backend, batch: &Batch) -> Result<Vec<NewKey>> {
+    let mut rows: Vec<(&Key, &Seen)> = batch.keys.iter().collect();
+    // A fixed order: the same batch always touches rows in the same order.
+    rows.sort_by(|a, b| a.0.cmp(b.0));
+    backend.begin()?;
+    let fresh = backend.upsert(&rows)?;
+    let mut added = Vec::new();
+    for ((key, seen), fresh) in rows.into_iter().zip(fresh) {
+        if !fresh {
+            continue;
+        }
+        let replaced = if is_delegation(key.rrtype) {
+            backend.previous(key, seen.time_first)?
+        } else {
+            None
+        };
+        added.push(NewKey {
+            key: key.clone(),
+            seen: seen.clone(),
+            replaced,
+        });
+    }
+    backend.commit()?;
+    added.sort_by(|a, b| (a.seen.time_first, &a.key).cmp(&(b.seen.time_first, &b.key)));
+    Ok(added)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn where_clauses_bind_every_condition() {
+        let filter = Filter {
+            rrname: Some(NameMatch::Below("test.example.".into())),
+            rdata: Some("192.0.2.1".into()),
+            rrtype: Some(1),
+            bailiwick: Some("example.test.".into()),
+            after: Some(10),
+            before: Some(20),
+            limit: Some(5),
+        };
+        let (sql, params) = filter.where_clause(|n, _| format!("${n}"), |p| format!("R({p})"));
+        assert_eq!(
+            sql,
+            "rrname_rev > $1 AND rrname_rev < $2 AND R($3) AND rrtype = $4 AND bailiwick = $5 \
+             AND time_last >= $6 AND time_first <= $7 \
+             ORDER BY rrname_rev, rrtype, bailiwick, time_first, key LIMIT $8"
+        );
+        assert_eq!(params.len(), 8);
+        assert!(matches!(&params[1], Param::Text(t) if t == "test.example/"));
+        // Below the root: no upper bound.
+        let filter = Filter {
+            rrname: Some(NameMatch::Below(String::new())),
+            ..Filter::default()
+        };
+        let (sql, _) = filter.where_clause(|n, _| format!("?{n}"), |p| p.to_string());
+        assert!(sql.starts_with("rrname_rev > ?1 ORDER BY"), "{sql}");
+    }
+
+    #[test]
+    fn other_schema_versions_are_refused() {
+        assert!(check_version(SCHEMA_VERSION, "x").is_ok());
+        let err = check_version("2", "pdns.sqlite").unwrap_err();
+        assert!(err.0.contains("schema version 2"), "{err}");
+    }
+}

@@ -1,0 +1,225 @@
+//! The embedded store: one SQLite file (rusqlite's bundled SQLite), in WAL
+//! mode so queries read while an ingest writes; a transaction per batch,
+//! which a killed process leaves whole or absent.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
+
+use super::{
+    Backend, COLUMNS, Filter, Param, Result, Row, SCHEMA_VERSION, StoreError, check_version,
+    previous_sql,
+};
+use crate::pdns::aggregate::{Key, Seen};
+
+const SCHEMA: &str = "
+CREATE TABLE pdns_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE pdns (
+    key BLOB PRIMARY KEY,
+    rrname TEXT NOT NULL,
+    rrname_rev TEXT NOT NULL,
+    rrtype INTEGER NOT NULL,
+    bailiwick TEXT NOT NULL,
+    rdata TEXT NOT NULL,
+    time_first INTEGER NOT NULL,
+    time_last INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    sensor_id TEXT NOT NULL
+);
+CREATE INDEX pdns_by_name ON pdns (rrname_rev, rrtype, bailiwick);
+CREATE TABLE pdns_rdata (
+    value TEXT NOT NULL,
+    key BLOB NOT NULL REFERENCES pdns (key),
+    PRIMARY KEY (value, key)
+) WITHOUT ROWID;
+";
+
+const UPSERT: &str = "
+INSERT INTO pdns (key, rrname, rrname_rev, rrtype, bailiwick, rdata, time_first, time_last, count, sensor_id)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+ON CONFLICT (key) DO UPDATE SET
+    sensor_id = CASE WHEN (excluded.time_first, excluded.sensor_id) < (pdns.time_first, pdns.sensor_id)
+                     THEN excluded.sensor_id ELSE pdns.sensor_id END,
+    time_first = min(pdns.time_first, excluded.time_first),
+    time_last = max(pdns.time_last, excluded.time_last),
+    count = pdns.count + excluded.count
+RETURNING count";
+
+pub struct SqliteStore {
+    connection: Connection,
+}
+
+impl SqliteStore {
+    pub fn open(path: &str, create: bool) -> Result<SqliteStore> {
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        } else if !Path::new(path).exists() {
+            return Err(StoreError(format!("{path}: no such database")));
+        }
+        let connection = Connection::open_with_flags(path, flags)
+            .map_err(|err| StoreError(format!("{path}: {err}")))?;
+        // Another process may hold the write lock for a batch.
+        connection.busy_timeout(Duration::from_secs(30))?;
+        let mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError(format!("{path}: cannot use WAL mode ({mode})")));
+        }
+        // WAL with NORMAL: a killed process loses no committed batch (only
+        // a power cut may lose the last ones), at a fraction of FULL's cost.
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        // Keys are SHA-256 digests, so new rows land all over the B-tree:
+        // SQLite's default 2 MB page cache turns each into reads. An upper
+        // bound, taken only as the database grows.
+        connection.pragma_update(None, "cache_size", -256 * 1024)?;
+        let mut store = SqliteStore { connection };
+        store.set_up(path, create)?;
+        Ok(store)
+    }
+
+    fn set_up(&mut self, path: &str, create: bool) -> Result<()> {
+        let has_meta: bool = self.connection.query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'pdns_meta'",
+            [],
+            |r| r.get(0),
+        )?;
+        if has_meta {
+            let version: Option<String> = self
+                .connection
+                .query_row(
+                    "SELECT value FROM pdns_meta WHERE name = 'schema_version'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            return check_version(version.as_deref().unwrap_or("(none)"), path);
+        }
+        let tables: i64 =
+            self.connection
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+        if tables > 0 {
+            return Err(StoreError(format!(
+                "{path} is a SQLite database without passive DNS (no pdns_meta table): refusing to add tables to it"
+            )));
+        }
+        if !create {
+            return Err(StoreError(format!("{path}: no passive DNS in it yet")));
+        }
+        let transaction = self.connection.transaction()?;
+        transaction.execute_batch(SCHEMA)?;
+        transaction.execute(
+            "INSERT INTO pdns_meta (name, value) VALUES ('schema_version', ?1)",
+            [SCHEMA_VERSION],
+        )?;
+        transaction.commit()?;
+        Ok(())
+    }
+}
+
+impl Backend for SqliteStore {
+    fn begin(&mut self) -> Result<()> {
+        // IMMEDIATE: take the write lock now, not halfway through the batch.
+        self.connection.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(())
+    }
+
+    fn upsert(&mut self, rows: &[(&Key, &Seen)]) -> Result<Vec<bool>> {
+        let mut upsert = self.connection.prepare_cached(UPSERT)?;
+        let mut index = self
+            .connection
+            .prepare_cached("INSERT OR IGNORE INTO pdns_rdata (value, key) VALUES (?1, ?2)")?;
+        let mut fresh = Vec::with_capacity(rows.len());
+        for (key, seen) in rows {
+            let digest = key.digest();
+            let rdata = serde_json::to_string(&key.rdata).expect("strings serialize");
+            let count: i64 = upsert.query_row(
+                params![
+                    digest,
+                    key.rrname,
+                    key.reversed_rrname(),
+                    key.rrtype,
+                    key.bailiwick,
+                    rdata,
+                    seen.time_first,
+                    seen.time_last,
+                    seen.count,
+                    seen.sensor_id
+                ],
+                |r| r.get(0),
+            )?;
+            // Counts are at least 1: only a new row holds just this batch's.
+            let new = count == seen.count;
+            if new {
+                for value in &key.rdata {
+                    index.execute(params![value, digest])?;
+                }
+            }
+            fresh.push(new);
+        }
+        Ok(fresh)
+    }
+
+    fn previous(&mut self, key: &Key, before: i64) -> Result<Option<Row>> {
+        let sql = previous_sql(|n| format!("?{n}"));
+        let mut statement = self.connection.prepare_cached(&sql)?;
+        let row = statement
+            .query_row(
+                params![
+                    key.reversed_rrname(),
+                    key.rrtype,
+                    key.bailiwick,
+                    key.digest(),
+                    before
+                ],
+                read_row,
+            )
+            .optional()?;
+        Ok(row)
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.connection.execute_batch("COMMIT")?;
+        Ok(())
+    }
+
+    fn select(&mut self, filter: &Filter) -> Result<Vec<Row>> {
+        let (clause, params) = filter.where_clause(
+            |n, _| format!("?{n}"),
+            |p| format!("key IN (SELECT key FROM pdns_rdata WHERE value = {p})"),
+        );
+        let sql = format!("SELECT {COLUMNS} FROM pdns WHERE {clause}");
+        let mut statement = self.connection.prepare(&sql)?;
+        let values = params.into_iter().map(|param| match param {
+            Param::Text(text) => Value::Text(text),
+            Param::Int(n) => Value::Integer(n),
+        });
+        let rows = statement
+            .query_map(params_from_iter(values), read_row)?
+            .collect::<rusqlite::Result<Vec<Row>>>()?;
+        Ok(rows)
+    }
+}
+
+/// A row of [`COLUMNS`].
+fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    let rdata: String = row.get(3)?;
+    let rdata: Vec<String> = serde_json::from_str(&rdata).map_err(|err| {
+        rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(err))
+    })?;
+    Ok((
+        Key {
+            rrname: row.get(0)?,
+            rrtype: row.get(1)?,
+            bailiwick: row.get(2)?,
+            rdata,
+        },
+        Seen {
+            time_first: row.get(4)?,
+            time_last: row.get(5)?,
+            count: row.get(6)?,
+            sensor_id: row.get(7)?,
+        },
+    ))
+}
