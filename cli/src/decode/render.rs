@@ -136,7 +136,14 @@ pub fn write_text(out: &mut String, record: &Record) {
         m.response_message.as_deref()
     };
     let _ = write!(out, " {}b ", wire.map_or(0, <[u8]>::len));
-    match wire.and_then(dns::first_question) {
+    // A response that was never sent (a query an rpz rule dropped) still
+    // names its question through the query it carries.
+    let question_wire = if query {
+        wire
+    } else {
+        wire.or(m.query_message.as_deref())
+    };
+    match question_wire.and_then(dns::first_question) {
         Some((qname, qtype, qclass)) => {
             let _ = write!(
                 out,
@@ -687,6 +694,19 @@ mod tests {
         };
         write_text(&mut out, &record(update));
         assert_eq!(out, "1970-01-01 00:00:00.000000 UR 10.0.0.1 42 0b ? ? ?\n");
+        out.clear();
+        // A response never sent: the question comes from its query.
+        let dropped = proto::Message {
+            r#type: proto::message::Type::ClientResponse as i32,
+            query_address: Some(vec![10, 0, 0, 1]),
+            query_message: Some(response()),
+            ..Default::default()
+        };
+        write_text(&mut out, &record(dropped));
+        assert_eq!(
+            out,
+            "??:??:??.?????? CR 10.0.0.1 ? 0b \"www.example.com.\" IN A\n"
+        );
         out.clear();
         // The question survives damage later in the message.
         let mut damaged = response();
