@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The servers of ci/bench (sourced, not run): configuration, readiness and
+# The servers of ci/bench-servers (sourced, not run): configuration, readiness and
 # counters of Unbound and Knot DNS, patched (libdnstap) or stock.
 #
 #   unbound_conf FILE THREADS SINK    SINK: "" (no dnstap), file:PATH or a socket path

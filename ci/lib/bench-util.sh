@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Helpers of ci/bench (sourced, not run): background processes by name,
+# Helpers of ci/bench-servers (sourced, not run): background processes by name,
 # bounded waits, CPU time from /proc, Frame Streams frame counts, medians.
 #
 #   bench_start NAME CMD...    CMD in the background, output in $BENCH_WORK/NAME.log
@@ -13,7 +13,7 @@
 declare -gA BENCH_PIDS=()
 
 bench_fail() {
-    echo "ci/bench: FAILED: $*" >&2
+    echo "ci/bench-servers: FAILED: $*" >&2
     exit 1
 }
 
@@ -32,7 +32,7 @@ bench_stop() {
     [[ -n $pid ]] || return 0
     unset "BENCH_PIDS[$name]"
     kill -CONT "$pid" 2>/dev/null || true
-    stop_process "$pid" TERM "$secs" || echo "ci/bench: $name (pid $pid) had to be killed" >&2
+    stop_process "$pid" TERM "$secs" || echo "ci/bench-servers: $name (pid $pid) had to be killed" >&2
 }
 
 bench_stop_all() {

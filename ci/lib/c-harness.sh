@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# The harness of the C programs in tests/c (sourced by ci/test-c and
-# ci/fault-library): a private temporary directory, background processes
+# The harness of the C programs in tests/c (sourced by ci/library-check and
+# ci/library-fault): a private temporary directory, background processes
 # that are always ended, libdnstap installed into a temporary prefix, the
 # programs compiled plain and with ASan+UBSan, and run plain, under ASan or
 # under valgrind memcheck with bounded waits. Defines `repo`, `tmp`,
