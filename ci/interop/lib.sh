@@ -1,19 +1,21 @@
 # shellcheck shell=bash
 # The helpers of the interop matrix (sourced by each ci/interop/<peer>
-# script, not run): a private work directory whose processes are always
-# ended, `dnstap-kit capture` on a unix socket or TCP, a plain Knot as the
-# loopback upstream of the resolvers, a throw-away TLS certificate, queries
-# over UDP, TCP, DoT and DoH, and `verify`, which checks one captured file
-# from every side and records one row of the matrix.
+# script, not run), on those of every ci/ script (ci/lib/proc.sh: the work
+# directory, processes, waits; ci/lib/servers.sh: the stock Knot the
+# resolvers ask, certificates): `dnstap-kit capture` on a unix socket or TCP,
+# queries over UDP, TCP, DoT and DoH, one writer cell run from start to end,
+# and `verify`, which checks one captured file from every side and records
+# one row of the matrix.
 #
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 #   interop_init "BIND 9.18.49" writer    # the peer and its role in the matrix
-#   start NAME CMD...; stop NAME          # background processes, bounded stop
 #   capture_unix NAME; capture_tcp NAME PORT; stop_capture  # $work/NAME.fs
-#   wait_for_messages COUNT SECONDS       # until the capture has them
-#   upstream_auth PORT                    # knotd: knot.test and fwd.test
 #   ask PORT OVER QNAME QTYPE [OPTION...] # OVER: udp tcp dot doh
+#   exchanges KIND "PROTOCOL QNAME QTYPE"...   # EXPECTED lines: a query and
+#                                         # its response, of KIND (A: AQ, AR)
+#   writer_cell SINK FILE NAME CMD...     # the peer's server, its queries, verify
 #   verify SINK OVER FILE EXPECTED DEVIATIONS [NOTE]
+#   abort SINK OVER WHY                   # a cell that cannot run: FAIL, exit
 #   interop_done                          # exit status: any cell failed
 #
 # EXPECTED is one line per message, "TYPE PROTOCOL QNAME QTYPE" with the
@@ -22,64 +24,38 @@
 # missing query_time (recommended for CLIENT_RESPONSE)"), documented in
 # docs/interop.md. Loopback only: each peer script owns ports 56x0-56x9.
 
+# shellcheck source=ci/lib/proc.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/proc.sh"
 # shellcheck source=ci/lib/build.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
+source "$repo/ci/lib/build.sh"
+# shellcheck source=ci/lib/servers.sh
+source "$repo/ci/lib/servers.sh"
 
 export LC_ALL=C # the sort order of expected lines and deviations
-INTEROP_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-kit=${INTEROP_KIT:-$INTEROP_REPO/target/release/dnstap-kit}
 # The independent decoder of the byte comparison: it parses Frame Streams
 # and protobuf itself (standard library only) and prints the DNS messages
 # as hex.
-tap_decoder=$INTEROP_REPO/tests/servers/unbound/unbound_tap.py
+tap_decoder=$repo/tests/servers/fstrm.py
 
-declare -A pid=()   # NAME -> pid of a process started by `start`
 interop_failed=0    # cells that failed
 interop_peer=""     # "BIND 9.18.49": the first column of the matrix
 interop_role=""     # writer (peer → kit) or reader (kit → peer)
 
-interop_cleanup() {
-    local name
-    for name in "${!pid[@]}"; do
-        kill -TERM "${pid[$name]}" 2>/dev/null || true
-    done
-    sleep 0.3
-    for name in "${!pid[@]}"; do
-        kill -KILL "${pid[$name]}" 2>/dev/null || true
-    done
-    [[ -n "${KEEP:-}" ]] || rm -rf "$work"
-}
-
-# interop_init PEER ROLE: the work directory, the exit trap, the rows file.
+# interop_init PEER ROLE: dnstap-kit, the work directory, the rows file.
 interop_init() {
     interop_peer=$1 interop_role=$2
-    [[ -x "$kit" ]] || { echo "interop: $kit is missing: cargo build --release" >&2; exit 1; }
-    work=$(mktemp -d "${TMPDIR:-/tmp}/interop.XXXXXX")
-    trap interop_cleanup EXIT
-    # TERM from the driver's timeout must still run the cleanup.
-    trap 'exit 130' INT TERM HUP
+    kit=$(kit_bin)
+    init_work
     INTEROP_RESULTS=${INTEROP_RESULTS:-$work/results.tsv}
     echo "--- $interop_peer ($interop_role)"
 }
 
 say() { echo "  $interop_peer: $*"; }
 
-# logs: the tail of every log, for a failure's context.
-logs() {
-    local log
-    for log in "$work"/*.log; do
-        [[ -s "$log" ]] || continue
-        echo "    --- ${log##*/}" >&2
-        tail -n 15 "$log" | sed 's/^/    | /' >&2
-    done
-}
-
-# abort SINK OVER WHY: the cell cannot be run at all (a server does not
-# start); recorded as failed, and the peer script ends.
 abort() {
     row "$1" "$2" "-" FAIL "$3"
     echo "  $interop_peer: FAIL ($1): $3" >&2
-    logs
+    show_logs
     exit 1
 }
 
@@ -88,108 +64,53 @@ row() {
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$interop_peer" "$interop_role" "$@" >>"$INTEROP_RESULTS"
 }
 
-# start NAME CMD...: CMD in the background, its output in $work/NAME.log.
-start() {
-    local name=$1
-    shift
-    "$@" >"$work/$name.log" 2>&1 &
-    pid[$name]=$!
-}
-
-# stop NAME [SECONDS]: SIGTERM and a bounded wait; fails if NAME had to be
-# killed or had already died (a writer that crashed is a finding).
-stop() {
-    local name=$1 secs=${2:-10} p=${pid[$1]:-}
-    [[ -n "$p" ]] || return 0
-    unset "pid[$name]"
-    kill -0 "$p" 2>/dev/null || { echo "  $name exited early" >&2; wait "$p" 2>/dev/null; return 1; }
-    stop_process "$p" TERM "$secs"
-}
-
-# running NAME: NAME is still alive.
-running() { kill -0 "${pid[$1]:-0}" 2>/dev/null; }
-
 # capture_unix NAME / capture_tcp NAME PORT: `dnstap-kit capture` writing
 # $work/NAME.fs, listening on $work/NAME.sock or 127.0.0.1@PORT.
-# How the capture log says a writer's connection ended: "finished," after
-# STOP and FINISH; a peer that ends otherwise sets it to that log's words.
-stream_end="finished,"
-
-# wait_for_messages COUNT SECONDS: until the running capture has written
-# COUNT messages (writers send from a thread of their own, on a timer:
-# stopping a server that does not flush at exit would lose its queue).
-wait_for_messages() {
-    local tenths=$(($2 * 10))
-    until (("$("$kit" read "$work/$capture_name.fs" 2>/dev/null | wc -l)" >= $1)); do
-        ((tenths-- > 0)) || { echo "  $interop_peer: fewer than $1 messages after $2 s" >&2; return 1; }
-        sleep 0.1
-    done
-}
-
 # stop_capture ends the latest of them, if it still runs (a cell with a
 # file sink has none).
 capture_name=""
 capture_unix() {
     capture_name=$1
-    start "$1" "$kit" capture --unix "$work/$1.sock" -w "$work/$1.fs" --stats-interval 0
-    wait_for_path "$work/$1.sock" 10
+    spawn "$1" "$kit" capture --unix "$work/$1.sock" -w "$work/$1.fs" --stats-interval 0
+    poll 10 test -S "$work/$1.sock"
 }
 capture_tcp() {
     capture_name=$1
-    start "$1" "$kit" capture --tcp "127.0.0.1@$2" -w "$work/$1.fs" --stats-interval 0
-    wait_for_tcp 127.0.0.1 "$2" 10
+    spawn "$1" "$kit" capture --tcp "127.0.0.1@$2" -w "$work/$1.fs" --stats-interval 0
+    poll 10 listening tcp "$2"
 }
 stop_capture() {
     [[ -n "$capture_name" ]] || return 0
-    stop "$capture_name"
+    halt "$capture_name"
     capture_name=""
 }
 
-# upstream_auth PORT: a stock knotd without dnstap serving knot.test and
-# fwd.test on 127.0.0.1@PORT: the authoritative server that resolvers and
-# forwarders ask. Its pid is pid[upstream].
-upstream_auth() {
-    local port=$1
-    mkdir -p "$work/upstream"
-    cp "$INTEROP_REPO"/tests/servers/interop/{knot,fwd}.test.zone "$work/upstream/"
-    cat >"$work/upstream/knot.conf" <<EOF
-server:
-    listen: 127.0.0.1@$port
-    rundir: $work/upstream
-    udp-workers: 1
-    tcp-workers: 1
-    background-workers: 1
-database:
-    storage: $work/upstream
-log:
-  - target: stderr
-    any: warning
-template:
-  - id: default
-    storage: $work/upstream
-zone:
-  - domain: knot.test
-    file: knot.test.zone
-  - domain: fwd.test
-    file: fwd.test.zone
-EOF
-    start upstream knotd -c "$work/upstream/knot.conf"
-    wait_for_tcp 127.0.0.1 "$port" 10
-}
+# How the capture log says a writer's connection ended: "finished," after
+# STOP and FINISH; a peer that ends otherwise sets it to that log's words.
+stream_end="finished,"
 
-# root_hints FILE: root hints naming only 127.0.0.1, so that a resolver's
-# priming stays on loopback (its port is the resolver's outgoing port).
-root_hints() {
-    printf '.\t3600000\tNS\ta.root.test.\na.root.test.\t3600000\tA\t127.0.0.1\n' >"$1"
+# writer_cell SINK FILE NAME CMD...: one cell of a writer: its server NAME
+# (CMD, configured by the peer for SINK) on $PORT, the peer's `queries`
+# answered, then FILE verified for the queries sent $over. Into a capture,
+# every $expected message must have arrived before the stop: writers send
+# from a thread of their own, on a timer, and one that does not flush at
+# exit would lose its queue.
+writer_cell() {
+    local sink=$1 file=$2 name=$3 count
+    shift 3
+    spawn "$name" "$@"
+    # shellcheck disable=SC2153 # the peer's
+    poll 10 listening tcp "$PORT" || abort "$sink" "$over" "$name did not start"
+    queries || abort "$sink" "$over" "$name did not answer"
+    count=$(grep -c . <<<"$expected")
+    if [[ -n $capture_name ]]; then
+        poll 10 captured "$count" || abort "$sink" "$over" "fewer than $count messages in the capture after 10 s"
+    fi
+    halt "$name" || abort "$sink" "$over" "$name did not stop"
+    stop_capture || abort "$sink" "$over" "the capture did not stop"
+    verify "$sink" "$over" "$file" "$expected" "$deviations" "$note" || true
 }
-
-# make_cert: a self-signed certificate for localhost, $work/cert.pem and
-# $work/key.pem, for the DoT and DoH listeners.
-make_cert() {
-    [[ -e "$work/cert.pem" ]] && return 0
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-        -subj /CN=localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
-}
+captured() { (("$("$kit" read "$work/$capture_name.fs" 2>/dev/null | wc -l)" >= $1)); }
 
 # ask PORT OVER QNAME QTYPE [KDIG_OPTION...]: one query to 127.0.0.1@PORT
 # over udp, tcp, dot or doh; fails unless it is answered NOERROR with an
@@ -209,6 +130,13 @@ ask() {
     echo "  $interop_peer: no answer to $qname $qtype over $over on port $port" >&2
     printf '    | %s\n' "${answer//$'\n'/$'\n'    | }" >&2
     return 1
+}
+
+exchanges() {
+    local kind=$1 query
+    for query in "${@:2}"; do
+        printf '%sQ %s\n%sR %s\n' "$kind" "$query" "$kind" "$query"
+    done
 }
 
 # The reader-side names: dnstap-ldns mnemonics of the message types.
@@ -259,7 +187,7 @@ go_missing() {
 }
 
 # wire_bytes DECODED: the DNS messages of each record as hex, in file
-# order ("query response", "-" where absent), from unbound_tap.py json.
+# order ("query response", "-" where absent), from fstrm.py json.
 wire_bytes() {
     jq -r '.message | [.query_message // "-", .response_message // "-"] | join(" ")' "$1"
 }
@@ -303,7 +231,7 @@ compact() {
 #   1. dnstap-kit read --format json: exactly EXPECTED (a multiset);
 #   2. golang-dnstap `dnstap -j`: the same type, protocol, question and DNS
 #      ID for every record, in the same order;
-#   3. unbound_tap.py, an independent protobuf decoder: the same DNS
+#   3. fstrm.py, an independent protobuf decoder: the same DNS
 #      message bytes as the `wire` of dnstap-kit's JSON, record by record;
 #   4. dnstap-kit check: exactly DEVIATIONS, and the recommended fields that
 #      golang's output lacks are exactly the "missing" ones among them;
@@ -335,9 +263,9 @@ verify() {
         problems+=("golang dnstap reads other messages:"$'\n'"$(diff "$base.kit.msgs" "$base.go.msgs" | grep '^[<>]' | head -5)")
 
     # 3. the DNS messages, byte for byte, against an independent decoder.
-    python3 "$tap_decoder" json "$file" >"$base.py.json" || problems+=("unbound_tap.py could not decode the file")
+    python3 "$tap_decoder" json "$file" >"$base.py.json" || problems+=("fstrm.py could not decode the file")
     cmp -s <(wire_bytes "$base.py.json") <(kit_wire_bytes "$base.kit.json") ||
-        problems+=("DNS message bytes differ between dnstap-kit's JSON and unbound_tap.py")
+        problems+=("DNS message bytes differ between dnstap-kit's JSON and fstrm.py")
 
     # 4. check reports exactly the known deviations, as golang's view does.
     "$kit" check "$file" >"$base.check" || status=$?
@@ -390,10 +318,10 @@ verify() {
         return 1
     fi
     row "$sink" "$over" "$(by_type "$(cut -d' ' -f1 <<<"$expected")")" "$result" "$notes"
-    say "$sink: $count messages read alike by dnstap-kit, golang dnstap, unbound_tap.py, fstrm_dump and dnstap-ldns; deviations: $(compact "$deviations")"
+    say "$sink: $count messages read alike by dnstap-kit, golang dnstap, fstrm.py, fstrm_dump and dnstap-ldns; deviations: $(compact "$deviations")"
 }
 
 # interop_done: the exit status of the peer script.
 interop_done() {
-    ((interop_failed == 0)) || { say "$interop_failed cells failed"; logs; return 1; }
+    ((interop_failed == 0)) || { say "$interop_failed cells failed"; show_logs; return 1; }
 }

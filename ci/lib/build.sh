@@ -1,13 +1,12 @@
 # shellcheck shell=bash
-# Shared by the server CI steps (sourced, not run): libdnstap installs and
-# cached server builds under $DNSTAP_KIT_CACHE, and process helpers.
+# Shared by the CI steps that build (sourced, not run): libdnstap installs
+# and cached server builds under $DNSTAP_KIT_CACHE, and the dnstap-kit tool.
 #
 #   source ci/lib/build.sh                  # also sources sources.sh
 #   prefix=$(install_libdnstap)             # libdnstap for the current sources
 #   dir=$(cached_build unbound 1.22.0 build_unbound_fn --flags...)
 #   dir=$(cached_build --stock knot 3.5.8 build_knot_fn --flags...)
-#   wait_for_path /run/x.sock 10; wait_for_tcp 127.0.0.1 5353 10
-#   stop_process "$pid" TERM 10
+#   kit=$(kit_bin)                          # dnstap-kit, built (release)
 
 # shellcheck source=ci/lib/sources.sh
 source "$(dirname "${BASH_SOURCE[0]}")/sources.sh"
@@ -98,36 +97,13 @@ prune_builds() {
     done
 }
 
-# wait_for_path PATH SECONDS: until PATH exists (a socket, a pid file).
-wait_for_path() {
-    local path=$1 tenths=$(($2 * 10))
-    while [[ ! -e "$path" ]]; do
-        ((tenths-- > 0)) || { echo "build.sh: $path did not appear" >&2; return 1; }
-        sleep 0.1
-    done
-}
-
-# wait_for_tcp ADDR PORT SECONDS: until something listens there.
-wait_for_tcp() {
-    local addr=$1 port=$2 tenths=$(($3 * 10))
-    until (exec 3<>"/dev/tcp/$addr/$port") 2>/dev/null; do
-        ((tenths-- > 0)) || { echo "build.sh: nothing listens on $addr:$port" >&2; return 1; }
-        sleep 0.1
-    done
-}
-
-# stop_process PID SIGNAL SECONDS: signals PID and waits for it to end;
-# kills it (and fails) if it is still there after SECONDS.
-stop_process() {
-    local pid=$1 signal=$2 tenths=$(($3 * 10))
-    kill "-$signal" "$pid" 2>/dev/null || return 0
-    while kill -0 "$pid" 2>/dev/null; do
-        if ((tenths-- <= 0)); then
-            kill -KILL "$pid" 2>/dev/null || true
-            echo "build.sh: process $pid ignored SIG$signal for $3 s" >&2
-            return 1
-        fi
-        sleep 0.1
-    done
-    wait "$pid" 2>/dev/null || true
+# kit_bin: builds dnstap-kit (release) and prints its path. A script that
+# runs others exports DNSTAP_KIT_BIN (its path) so that they do not build it
+# again.
+kit_bin() {
+    if [[ -z "${DNSTAP_KIT_BIN:-}" ]]; then
+        cargo build --quiet --release --manifest-path "$DNSTAP_KIT_ROOT/Cargo.toml" --bin dnstap-kit >&2 || return 1
+        DNSTAP_KIT_BIN=$DNSTAP_KIT_ROOT/target/release/dnstap-kit
+    fi
+    echo "$DNSTAP_KIT_BIN"
 }

@@ -1,46 +1,20 @@
 # shellcheck shell=bash
-# Shared by ci/pdns-check and ci/bench-pdns (sourced, not run): a run
-# directory whose processes are always ended, and Debian's PostgreSQL
+# Shared by ci/pdns-check and ci/bench-pdns (sourced, not run), on
+# ci/lib/proc.sh: dnstap-kit (`kit`), pdns_tool.py (`tool`), the run
+# directory (`work`, readable by PostgreSQL's user), and Debian's PostgreSQL
 # started in it on a unix socket only.
 #
-#   source ci/pdns/lib.sh NAME       # NAME prefixes messages; sets repo, kit, tool, work
-#   bench_start NAME CMD...; bench_stop NAME; bench_pid NAME   # ci/lib/bench-util.sh
-#   fail WHY                         # "NAME: FAILED: WHY", exit 1
 #   start_postgres                   # on $PG_PORT, socket in $work/pg
 #   psql_in DB ARGS...; pg_url DB; pg_rows DB
-#
-# The run directory is kept when the script fails, or with PDNS_KEEP=1.
 
+# shellcheck source=ci/lib/proc.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/proc.sh"
 # shellcheck source=ci/lib/build.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
-# shellcheck source=ci/lib/bench-util.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../lib/bench-util.sh"
-pdns_script=$1
-repo=$DNSTAP_KIT_ROOT
+source "$repo/ci/lib/build.sh"
 # shellcheck disable=SC2034 # used by the scripts that source this file
-kit=$repo/target/release/dnstap-kit
-# shellcheck disable=SC2034
-tool=$repo/tests/servers/pdns/pdns_tool.py
-work=$(mktemp -d "${TMPDIR:-/tmp}/$pdns_script.XXXXXX")
+kit=$(kit_bin) tool=$repo/tests/servers/pdns_tool.py
+init_work
 chmod 755 "$work" # PostgreSQL runs as its own user below it
-BENCH_WORK=$work
-
-pdns_cleanup() {
-    local rc=$?
-    bench_stop_all
-    if [[ -n "${PDNS_KEEP:-}" ]] || ((rc != 0)); then
-        echo "$pdns_script: run directory kept: $work"
-    else
-        rm -rf "$work"
-    fi
-}
-trap pdns_cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-fail() {
-    echo "$pdns_script: FAILED: $*" >&2
-    exit 1
-}
 
 # PostgreSQL from Debian, in the run directory, on a unix socket only; as
 # its own user when this runs as root (it refuses to run as root).
@@ -53,20 +27,17 @@ psql_in() {
     psql -h "$work/pg" -p "$PG_PORT" -U postgres -d "$db" -v ON_ERROR_STOP=1 -qAt "$@"
 }
 pg_url() { echo "postgresql://postgres@/$1?host=$work/pg&port=$PG_PORT"; }
+pg_ready() { psql_in postgres -c 'SELECT 1' >/dev/null 2>&1; }
 start_postgres() {
-    [[ -x "$pg_bin/initdb" ]] || fail "PostgreSQL is not installed (ci/setup installs Debian's postgresql)"
+    [[ -x "$pg_bin/initdb" ]] || die "PostgreSQL is not installed (ci/setup installs Debian's postgresql)"
     mkdir -p "$work/pg"
     ((EUID != 0)) || chown postgres: "$work/pg"
     "${pg_user[@]}" "$pg_bin/initdb" -D "$work/pg/data" -U postgres --auth=trust -E UTF8 --locale=C \
-        >"$work/initdb.log" 2>&1 || fail "initdb: $(tail -3 "$work/initdb.log")"
-    bench_start postgres "${pg_user[@]}" "$pg_bin/postgres" -D "$work/pg/data" -k "$work/pg" -p "$PG_PORT" \
+        >"$work/initdb.log" 2>&1 || die "initdb: $(tail -3 "$work/initdb.log")"
+    spawn postgres "${pg_user[@]}" "$pg_bin/postgres" -D "$work/pg/data" -k "$work/pg" -p "$PG_PORT" \
         -c listen_addresses=''
-    wait_for_path "$work/pg/.s.PGSQL.$PG_PORT" 20 || fail "postgres: $(tail -3 "$work/postgres.log")"
-    local tenths=100
-    until psql_in postgres -c 'SELECT 1' >/dev/null 2>&1; do
-        ((tenths-- > 0)) || fail "postgres does not accept connections"
-        sleep 0.1
-    done
+    wait_until 20 "postgres's socket" while_running postgres test -S "$work/pg/.s.PGSQL.$PG_PORT"
+    wait_until 10 "postgres accepting connections" pg_ready
 }
 
 # pg_rows DB: the rows of a PostgreSQL store, as pdns_tool.py prints them.

@@ -1,5 +1,5 @@
 /*
- * The load of the fault scenarios (ci/fault-library): several threads log
+ * The load of the fault scenarios (ci/library-fault): several threads log
  * at a steady rate, the way a busy server does, while the driver breaks
  * the collector, the disk or the file around them.
  *

@@ -11,9 +11,9 @@ Records are decoded by the reference readers: golang-dnstap (`dnstap -j`) for
 the fields, dnstap-ldns (`-q`) must decode the same number of records (it
 prints "[unhandled Dnstap.Message.Type]" for UPDATE_*, which it predates).
 The Frame Streams structure (START with the content type, whole frames,
-STOP at the end, nothing after it) is parsed here.
+STOP at the end, nothing after it) is parsed by fstrm.py.
 
-`patched` asserts, for the run of tests/servers/knot/knot.conf.in:
+`patched` asserts, for the run of tests/servers/knot/check.conf.in:
   - per sink file: the multiset of (type, qname, qtype, protocol, family) the
     traffic gives, each record's fields (identity, version, addresses, server
     port, times, which DNS messages it carries: responses carry their query
@@ -36,13 +36,12 @@ import collections
 import json
 import os
 import re
-import struct
 import subprocess
 import sys
 from datetime import datetime, timezone
 
-CONTENT_TYPE = b"protobuf:dnstap.Dnstap"
-FSTRM_START, FSTRM_STOP = 2, 3
+import fstrm
+
 FAILURES = []
 
 
@@ -52,42 +51,28 @@ def fail(msg):
 
 
 def frames(path, complete=True):
-    """Parses a Frame Streams file: returns the number of data frames."""
-    data = open(path, "rb").read()
-    pos, count, stopped = 0, 0, False
-
-    def u32(at):
-        if at + 4 > len(data):
-            raise ValueError(f"{path}: truncated at byte {at}")
-        return struct.unpack(">I", data[at:at + 4])[0]
-
-    if u32(0) != 0:
-        raise ValueError(f"{path}: does not start with a control frame")
-    clen = u32(4)
-    control = data[8:8 + clen]
-    if len(control) != clen or struct.unpack(">I", control[:4])[0] != FSTRM_START:
+    """Checks a Frame Streams file: START with the content type, whole data
+    frames, STOP at the end (complete) or not yet, nothing after it; returns
+    the number of data frames."""
+    buf = fstrm.mapped(path)
+    stream = fstrm.walk(buf)
+    kind, start, end = next(stream, (fstrm.CUT, 0, 0))
+    if kind != fstrm.START:
         raise ValueError(f"{path}: no START frame")
-    if control[4:] != struct.pack(">II", 1, len(CONTENT_TYPE)) + CONTENT_TYPE:
-        raise ValueError(f"{path}: START does not carry the content type {CONTENT_TYPE!r}")
-    pos = 8 + clen
-    while pos < len(data):
+    if buf[start:end] != fstrm.content_type_field():
+        raise ValueError(f"{path}: START does not carry the content type {fstrm.CONTENT_TYPE!r}")
+    count, stopped = 0, False
+    for kind, start, end in stream:
         if stopped:
-            raise ValueError(f"{path}: {len(data) - pos} bytes after STOP")
-        length = u32(pos)
-        if length == 0:
-            clen = u32(pos + 4)
-            if clen < 4 or pos + 8 + clen > len(data):
-                raise ValueError(f"{path}: bad control frame at byte {pos}")
-            ctype = u32(pos + 8)
-            if ctype != FSTRM_STOP:
-                raise ValueError(f"{path}: control frame {ctype} at byte {pos}")
+            raise ValueError(f"{path}: {len(buf) - start} bytes after STOP")
+        if kind == fstrm.CUT:
+            raise ValueError(f"{path}: partial frame at byte {start}")
+        if kind is None:
+            count += 1
+        elif kind == fstrm.STOP:
             stopped = True
-            pos += 8 + clen
-            continue
-        if pos + 4 + length > len(data):
-            raise ValueError(f"{path}: partial data frame at byte {pos}")
-        count += 1
-        pos += 4 + length
+        else:
+            raise ValueError(f"{path}: control frame {kind} at byte {start}")
     if complete and not stopped:
         raise ValueError(f"{path}: no STOP frame (stream not ended)")
     if not complete and stopped:
@@ -145,7 +130,7 @@ def in_zone(name, zone):
     return name == zone or name.endswith("." + zone)
 
 
-# The instances of knot.conf.in: which messages each logs.
+# The instances of check.conf.in: which messages each logs.
 SINKS = {
     "file": dict(queries=True, responses=True, with_queries=False, zone=None),
     "unix": dict(queries=True, responses=False, with_queries=False, zone=None),

@@ -28,14 +28,12 @@ compact JSON array), time_first, time_last, count, sensor_id; tab-separated.
 
 import ipaddress
 import json
-import os
 import socket
 import sqlite3
 import struct
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "unbound"))
-from unbound_tap import fields, frames, name  # noqa: E402  (Frame Streams, protobuf, names: shared)
+from fstrm import CONTENT_TYPE, START, STOP, control_frame, fields, name, payloads
 
 A, NS, CNAME, SOA, MX, TXT, AAAA, DNAME, OPT = 1, 2, 5, 6, 15, 16, 28, 39, 41
 RESOLVER_RESPONSE, FORWARDER_RESPONSE = 4, 8
@@ -169,7 +167,7 @@ def bailiwick_rule(qname, zone, records):
 
 def expect(path):
     rows, out, off = {}, 0, 0
-    for payload in frames(path):
+    for payload in payloads(path):
         d = fields(payload)
         if d.get(15, [0])[0] != 1 or 14 not in d:
             continue
@@ -309,20 +307,13 @@ def synthetic(i, names):
     return pb_bytes(1, b"gen") + pb_bytes(14, message) + pb_key(15, 0) + pb_varint(1)
 
 
-def control(kind, content_type=b"protobuf:dnstap.Dnstap"):
-    body = struct.pack(">I", kind)
-    if content_type:
-        body += struct.pack(">II", 1, len(content_type)) + content_type
-    return struct.pack(">II", 0, len(body)) + body
-
-
 def generate(n, names, out):
     with open(out, "wb") as f:
-        f.write(control(2))
+        f.write(control_frame(START, CONTENT_TYPE))
         for i in range(n):
             payload = synthetic(i, names)
             f.write(struct.pack(">I", len(payload)) + payload)
-        f.write(control(3, None))
+        f.write(control_frame(STOP))
 
 
 def synthetic_rows(m, names):
