@@ -14,11 +14,12 @@ library only). unbound_tap.py and knot_taps.py build on it.
                                    here from the protobuf wire format, Policy
                                    (which neither Debian reader decodes)
                                    included
-  fstrm.py send SOCKET FILE        a bidirectional writer: READY, ACCEPT, the
+  fstrm.py send DEST FILE [CA]     a bidirectional writer: READY, ACCEPT, the
                                    file (START ... STOP) as fast as the
-                                   collector on the unix socket SOCKET takes
-                                   it, FINISH; prints the seconds from
-                                   connect to FINISH
+                                   collector at DEST (a unix socket path, or
+                                   tcp:ADDR@PORT, or tls:ADDR@PORT verified
+                                   against the CA file) takes it, FINISH;
+                                   prints the seconds from connect to FINISH
   fstrm.py receive SOCKET OUT      a unidirectional collector: one connection
                                    on SOCKET, copied to the file OUT; fails
                                    if the writer starts a bidirectional
@@ -34,6 +35,7 @@ import json
 import mmap
 import os
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -284,11 +286,26 @@ def read_control(conn):
     return U32(exactly(length), 0)[0]
 
 
-def send(sock_path, path):
+def connect(destination, ca_file):
+    """A unix socket path, or tcp:ADDR@PORT / tls:ADDR@PORT (verified against CA_FILE)."""
+    kind, _, address = destination.partition(":")
+    if kind not in ("tcp", "tls"):
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.connect(destination)
+        return conn
+    host, _, port = address.rpartition("@")
+    conn = socket.create_connection((host, int(port)))
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if kind == "tcp":
+        return conn
+    context = ssl.create_default_context(cafile=ca_file)
+    return context.wrap_socket(conn, server_hostname=host)
+
+
+def send(destination, path, ca_file=None):
     data = mapped(path)
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     started = time.monotonic()
-    conn.connect(sock_path)
+    conn = connect(destination, ca_file)
     conn.sendall(control_frame(READY, CONTENT_TYPE))
     if read_control(conn) != ACCEPT:
         fail("no ACCEPT")
@@ -350,8 +367,8 @@ def main(argv):
     elif len(argv) == 3 and argv[1] == "json":
         for rec in records(argv[2]):
             print(json.dumps(rec))
-    elif len(argv) == 4 and argv[1] == "send":
-        send(argv[2], argv[3])
+    elif len(argv) in (4, 5) and argv[1] == "send":
+        send(*argv[2:])
     elif len(argv) == 4 and argv[1] == "receive":
         receive(argv[2], argv[3])
     elif len(argv) == 4 and argv[1] == "garbage":
