@@ -91,11 +91,18 @@ impl Server {
         self.post(settings, sql.as_bytes())
     }
 
-    /// `INSERT … FORMAT RowBinary` of `rows` under `query_id`, which the
-    /// server refuses while a query of that id still runs.
-    pub fn insert(&self, insert: &str, rows: &[u8], query_id: &str) -> Result<(), Error> {
-        self.post(&[("query", insert), ("query_id", query_id)], rows)
-            .map(drop)
+    /// `INSERT … FORMAT RowBinary` of `rows`, with `settings` as URL
+    /// parameters (a `query_id`, which the server refuses while a query of
+    /// that id still runs).
+    pub fn insert(
+        &self,
+        insert: &str,
+        rows: &[u8],
+        settings: &[(&str, &str)],
+    ) -> Result<(), Error> {
+        let mut params = vec![("query", insert)];
+        params.extend_from_slice(settings);
+        self.post(&params, rows).map(drop)
     }
 
     fn post(&self, params: &[(&str, &str)], body: &[u8]) -> Result<String, Error> {

@@ -95,7 +95,7 @@ impl Sender {
             }
         }
         self.server
-            .insert(&self.layout.insert, &unit.bytes, query_id)?;
+            .insert(&self.layout.insert, &unit.bytes, &[("query_id", query_id)])?;
         Ok(Done::Inserted)
     }
 
