@@ -11,6 +11,9 @@ for `chdb-server`, which needs the chdb package (a current ClickHouse engine).
                                     the same normalized form, sorted
   ch_tool.py select TABLE VARIANT   that SELECT, for a table of the 18.16 or the
                                     current DDL
+  ch_tool.py post URL                the DDL on stdin (`dnstap-kit schema
+                                    clickhouse`), statement by statement, to the
+                                    HTTP interface at URL
   ch_tool.py chdb-server PORT DIR   ClickHouse's HTTP interface on 127.0.0.1:PORT
                                     for what dnstap-kit sends, answered by chdb
                                     (the ClickHouse engine in a Python module)
@@ -152,6 +155,19 @@ def select(table, variant):
     return f"SELECT {', '.join(columns)} FROM {table} FORMAT JSONEachRow"
 
 
+def post(url, text):
+    import urllib.error
+    import urllib.request
+    for statement in text.split(";\n"):
+        statement = "\n".join(line for line in statement.splitlines() if not line.startswith("--")).strip()
+        if not statement:
+            continue
+        try:
+            urllib.request.urlopen(url, statement.encode(), timeout=60).read()
+        except urllib.error.HTTPError as err:
+            fail(f"{statement.splitlines()[0]} …: {err.read().decode(errors='replace')}")
+
+
 def chdb_server(port, directory):
     import http.server
     import re
@@ -224,6 +240,8 @@ def main(argv):
         print_rows(actual_row(json.loads(line)) for line in sys.stdin if line.strip())
     elif len(argv) == 4 and argv[1] == "select":
         print(select(argv[2], argv[3]))
+    elif len(argv) == 3 and argv[1] == "post":
+        post(argv[2], sys.stdin.read())
     elif len(argv) == 4 and argv[1] == "chdb-server":
         chdb_server(int(argv[2]), argv[3])
     else:
