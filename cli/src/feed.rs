@@ -17,7 +17,7 @@ use crate::report::report;
 
 /// The inputs of a batching command.
 #[derive(clap::Args)]
-pub struct Args {
+pub struct Inputs {
     /// Frame Streams files; `-` or none reads standard input.
     pub files: Vec<PathBuf>,
     /// Keep reading files as they grow, until their STOP frame (or interrupt).
@@ -59,7 +59,7 @@ const AHEAD: usize = 4096;
 
 impl Feed {
     /// Installs the SIGINT/SIGTERM handlers and starts reading.
-    pub fn start(args: &Args) -> Result<Feed, String> {
+    pub fn start(args: &Inputs) -> Result<Feed, String> {
         let stop =
             input::stop_on_signals().map_err(|err| format!("cannot handle signals: {err}"))?;
         let files = if args.files.is_empty() {

@@ -21,7 +21,7 @@ use crate::report::report;
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub input: feed::Args,
+    pub input: feed::Inputs,
     /// The store: a SQLite file (created if missing), a PostgreSQL URL
     /// (`postgresql://user@/db?host=/run/postgresql`) or a ClickHouse
     /// database (`clickhouse://127.0.0.1:8123/db`).

@@ -28,7 +28,7 @@ use crate::report::report;
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub input: feed::Args,
+    pub input: feed::Inputs,
     /// The server's HTTP interface: `http://[user[:password]@]host:port`.
     #[arg(long, value_name = "URL")]
     pub url: String,
