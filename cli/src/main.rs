@@ -28,9 +28,11 @@ enum Command {
     /// Passive DNS: store resolver responses under the bailiwick rule, and query them.
     Pdns(pdns::Args),
     /// Send dnstap records to another store: ClickHouse.
-    Export(export::Args),
+    #[command(subcommand)]
+    Export(export::Command),
     /// Print the DDL of the tables export and pdns use in ClickHouse.
-    Schema(schema::Args),
+    #[command(subcommand)]
+    Schema(schema::Command),
 }
 
 fn main() -> ExitCode {

@@ -16,12 +16,6 @@ pub enum Command {
 }
 
 #[derive(clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(clap::Args)]
 pub struct ClickhouseArgs {
     /// The servers the DDL is for: 18.16 (Debian 12's package) and later,
     /// or current (20.1 and later: DateTime64, IPv6, LowCardinality,
@@ -59,8 +53,8 @@ pub fn clickhouse_ddl(args: &ClickhouseArgs) -> String {
     text
 }
 
-pub fn run(args: Args) -> u8 {
-    let Command::Clickhouse(args) = args.command;
+pub fn run(command: Command) -> u8 {
+    let Command::Clickhouse(args) = command;
     match io::stdout()
         .lock()
         .write_all(clickhouse_ddl(&args).as_bytes())

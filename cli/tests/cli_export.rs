@@ -4,20 +4,11 @@
 
 mod cli_support;
 
-use std::net::TcpListener;
 use std::process::Command;
 use std::time::Duration;
 
 use cli_support::*;
-
-/// A loopback port nothing listens on.
-fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use dnstap_testkit::env::closed_port;
 
 #[test]
 fn a_server_that_is_down_is_waited_for_until_a_signal() {

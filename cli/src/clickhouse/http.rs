@@ -187,12 +187,7 @@ mod tests {
 
     #[test]
     fn a_closed_port_is_unreachable() {
-        // Bound and closed again: nothing listens there.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = dnstap_testkit::env::closed_port();
         let server = Server::new(&format!("http://127.0.0.1:{port}")).unwrap();
         match server.query("SELECT 1", &[]) {
             Err(Error::Unreachable(why)) => assert!(why.contains("refused"), "{why}"),

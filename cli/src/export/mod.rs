@@ -11,14 +11,8 @@ pub enum Command {
     Clickhouse(clickhouse::Args),
 }
 
-#[derive(clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-pub fn run(args: Args) -> u8 {
-    match args.command {
+pub fn run(command: Command) -> u8 {
+    match command {
         Command::Clickhouse(args) => clickhouse::run(args),
     }
 }

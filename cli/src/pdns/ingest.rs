@@ -1,5 +1,5 @@
 //! `dnstap-kit pdns ingest`: Frame Streams in (files, or standard input
-//! behind `capture -w -`), passive DNS out. A thread reads frames ([`Feed`]); this one
+//! behind `capture -w -`), passive DNS out. A thread reads frames (`feed`); this one
 //! observes each record, merges the keys into a batch in memory and
 //! commits the batch in one transaction when it holds `--batch` messages,
 //! when it is `--flush-interval` old (a quiet stream still reaches the

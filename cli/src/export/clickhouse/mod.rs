@@ -1,9 +1,8 @@
 //! `dnstap-kit export clickhouse`: the query log into ClickHouse. Three
-//! threads, each at its own pace: one reads frames ([`Feed`]), this one
-//! decodes records and encodes rows into a batch ([`columns`],
-//! [`batcher`]), and the sender inserts the previous batch meanwhile
-//! ([`sender`]: retries, and the check that keeps a retried insert from
-//! going in twice). The table's columns are read from the server at the
+//! threads, each at its own pace: one reads frames (`feed`), this one
+//! decodes records and encodes rows into a batch (`columns`, `batcher`),
+//! and the sender inserts the previous batch meanwhile (`sender`: retries,
+//! and the check that keeps a retried insert from going in twice). The table's columns are read from the server at the
 //! start, waiting for a server that is not up yet.
 
 mod batcher;
