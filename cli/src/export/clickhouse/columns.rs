@@ -158,8 +158,9 @@ pub struct Entry {
 
 /// `name` or the number when the schema has no name for it; "" if absent.
 fn enum_text(value: Option<i32>, names: EnumNames) -> Value<'static> {
-    Value::Text(match value {
-        Some(value) => Cow::Owned(name_or_number(value, names).into_owned().into_bytes()),
+    Value::Text(match value.map(|value| name_or_number(value, names)) {
+        Some(Cow::Borrowed(name)) => Cow::Borrowed(name.as_bytes()),
+        Some(Cow::Owned(number)) => Cow::Owned(number.into_bytes()),
         None => Cow::Borrowed(b""),
     })
 }

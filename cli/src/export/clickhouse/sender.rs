@@ -94,8 +94,11 @@ impl Sender {
                 return Ok(Done::Found(found));
             }
         }
+        // One block, so one part, whatever the server's default block size.
+        let block = unit.rows.to_string();
+        let settings = [("query_id", query_id), ("max_insert_block_size", &block)];
         self.server
-            .insert(&self.layout.insert, &unit.bytes, &[("query_id", query_id)])?;
+            .insert(&self.layout.insert, &unit.bytes, &settings)?;
         Ok(Done::Inserted)
     }
 
