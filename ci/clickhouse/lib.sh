@@ -1,23 +1,31 @@
 # shellcheck shell=bash
-# Shared by ci/clickhouse-check and ci/bench-clickhouse (sourced, not run):
-# the run directory of ci/pdns/lib.sh, and Debian's clickhouse-server
-# (18.16) started in it with its own configuration, on 127.0.0.1 only.
+# Shared by ci/clickhouse-check and ci/bench-clickhouse (sourced, not run),
+# on ci/lib/proc.sh: dnstap-kit (`kit`), pdns_tool.py (`tool`), the run
+# directory, and Debian's clickhouse-server (18.16) started in it with its
+# own configuration, on 127.0.0.1 only.
 #
-#   source ci/clickhouse/lib.sh NAME    # sets repo, kit, work, fail … (ci/pdns/lib.sh)
-#   start_clickhouse                    # CH_HTTP_PORT, CH_TCP_PORT; data in $work/clickhouse
-#   kill_clickhouse                     # kill -9, reaped
-#   ch SQL                              # a query over HTTP; its answer on stdout
-#   ch_ddl < FILE                       # statements, with clickhouse-client --multiquery
-#   ch_tool ARGS…                       # tests/servers/clickhouse/ch_tool.py
+#   start_clickhouse        on CH_HTTP_PORT (HTTP) and CH_TCP_PORT (native);
+#                           data in $work/clickhouse, kept across restarts
+#   kill_clickhouse         kill -9, reaped
+#   ch SQL                  a query over HTTP; its answer on stdout
+#   ch_ddl < FILE           statements, through clickhouse-client --multiquery
+#   ch_tool ARGS...         tests/servers/clickhouse/ch_tool.py
 
-# shellcheck source=ci/pdns/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../pdns/lib.sh" "$1"
+# shellcheck source=ci/lib/proc.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/proc.sh"
+# shellcheck source=ci/lib/build.sh
+source "$repo/ci/lib/build.sh"
+# shellcheck disable=SC2034 # used by the scripts that source this file
+kit=$(kit_bin) tool=$repo/tests/servers/pdns_tool.py
+init_work
 
 ch_tool() { python3 "$repo/tests/servers/clickhouse/ch_tool.py" "$@"; }
 
 ch() { curl -sS --fail-with-body --max-time 60 "http://127.0.0.1:$CH_HTTP_PORT/" --data-binary "$1"; }
 
 ch_ddl() { clickhouse-client --host 127.0.0.1 --port "$CH_TCP_PORT" --multiquery; }
+
+ch_ready() { ch "SELECT 1" >/dev/null 2>&1; }
 
 # The server's configuration: loopback, the run directory, UTC, quiet logs.
 write_clickhouse_config() {
@@ -51,21 +59,16 @@ XML
 }
 
 start_clickhouse() {
-    command -v clickhouse-server >/dev/null || fail "clickhouse-server is not installed (ci/setup installs Debian's)"
+    need clickhouse-server clickhouse-client
     [[ -e $work/clickhouse/config.xml ]] || write_clickhouse_config
-    bench_start clickhouse clickhouse-server --config-file="$work/clickhouse/config.xml"
-    local tenths=300
-    until ch "SELECT 1" >/dev/null 2>&1; do
-        ((tenths-- > 0)) || fail "clickhouse-server does not answer: $(tail -3 "$work/clickhouse.log" "$work/clickhouse/server.err.log" 2>&1)"
-        kill -0 "$(bench_pid clickhouse)" 2>/dev/null || fail "clickhouse-server exited: $(tail -5 "$work/clickhouse/server.err.log" 2>&1)"
-        sleep 0.1
-    done
+    spawn clickhouse clickhouse-server --config-file="$work/clickhouse/config.xml"
+    wait_until 30 "clickhouse-server answering" while_running clickhouse ch_ready
 }
 
 kill_clickhouse() {
     local pid
-    pid=$(bench_pid clickhouse)
+    pid=$(pid_of clickhouse)
     kill -KILL "$pid"
     wait "$pid" 2>/dev/null || true # reaped here, not reported by the shell
-    unset "BENCH_PIDS[clickhouse]"
+    forget clickhouse
 }

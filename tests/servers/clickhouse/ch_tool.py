@@ -37,8 +37,8 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "unbound"))
-from unbound_tap import QTYPES  # noqa: E402  (the mnemonics: shared)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from fstrm import QTYPES  # noqa: E402  (the mnemonics: shared)
 
 TYPE_NUMBERS = {name: number for number, name in QTYPES.items()}
 RCODES = {"NOERROR": 0, "FORMERR": 1, "SERVFAIL": 2, "NXDOMAIN": 3, "NOTIMP": 4, "REFUSED": 5}
