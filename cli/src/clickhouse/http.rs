@@ -13,16 +13,27 @@ use base64::Engine as _;
 /// Why a request failed.
 #[derive(Debug)]
 pub enum Error {
-    /// No answer: refused, reset or timed out (the server is down or
-    /// restarting). What the request did is not known.
+    /// No connection: the request was not sent.
+    Refused,
+    /// No answer: reset or timed out (the server is down or restarting).
+    /// What the request did is not known.
     Unreachable(String),
     /// The server answered with an exception.
     Failed(String),
 }
 
+impl Error {
+    /// Whether the server may have carried the request out: it was sent
+    /// and no answer said what came of it.
+    pub fn may_have_run(&self) -> bool {
+        matches!(self, Error::Unreachable(_))
+    }
+}
+
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Error::Refused => f.write_str("not reachable: connection refused"),
             Error::Unreachable(why) => write!(f, "not reachable: {why}"),
             Error::Failed(why) => f.write_str(why),
         }
@@ -130,12 +141,10 @@ impl Server {
 }
 
 fn unreachable(err: ureq::Error) -> Error {
-    Error::Unreachable(match err {
-        ureq::Error::Io(err) if err.kind() == io::ErrorKind::ConnectionRefused => {
-            "connection refused".to_string()
-        }
-        err => err.to_string(),
-    })
+    match err {
+        ureq::Error::Io(err) if err.kind() == io::ErrorKind::ConnectionRefused => Error::Refused,
+        err => Error::Unreachable(err.to_string()),
+    }
 }
 
 /// A string literal in ClickHouse SQL: quotes and backslashes escaped, and
@@ -186,11 +195,29 @@ mod tests {
     }
 
     #[test]
-    fn a_closed_port_is_unreachable() {
+    fn a_closed_port_refuses_and_ran_nothing() {
         let port = dnstap_testkit::env::closed_port();
         let server = Server::new(&format!("http://127.0.0.1:{port}")).unwrap();
         match server.query("SELECT 1", &[]) {
-            Err(Error::Unreachable(why)) => assert!(why.contains("refused"), "{why}"),
+            Err(err @ Error::Refused) => assert!(!err.may_have_run()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_peer_that_closes_mid_request_may_have_run_it() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let peer = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut head = [0u8; 16];
+            std::io::Read::read_exact(&mut stream, &mut head).unwrap();
+        });
+        let server = Server::new(&format!("http://127.0.0.1:{port}")).unwrap();
+        let answer = server.query("SELECT 1", &[]);
+        peer.join().unwrap();
+        match answer {
+            Err(err @ Error::Unreachable(_)) => assert!(err.may_have_run()),
             other => panic!("{other:?}"),
         }
     }

@@ -67,10 +67,10 @@ fn wait_for_table(server: &Server, args: &Args, feed: &Feed) -> Result<Layout, S
                 }
                 return Layout::new(&args.database, &args.table, &columns);
             }
-            Err(Error::Unreachable(why)) => {
+            Err(err @ (Error::Refused | Error::Unreachable(_))) => {
                 if attempt == 0 {
                     report!(
-                        "dnstap-kit export: ClickHouse at {} is {why}; waiting for it",
+                        "dnstap-kit export: ClickHouse at {} is {err}; waiting for it",
                         args.url
                     );
                 }
@@ -125,6 +125,7 @@ pub fn run(args: Args) -> u8 {
         layout: Arc::clone(&layout),
         counters: Arc::clone(&counters),
         max_retries: args.max_retries,
+        unsettled: Vec::new(),
     };
     let inserting = thread::spawn(move || sender.run(received));
     let (stats_done, stats_wait) = mpsc::channel::<()>();
@@ -172,7 +173,7 @@ pub fn run(args: Args) -> u8 {
         let _ = reporting.join();
     }
     report!("dnstap-kit export: {}", counters.line());
-    if !sender_ended || Counters::get(&counters.dropped) > 0 {
+    if !sender_ended || Counters::get(&counters.dropped) + Counters::get(&counters.unsettled) > 0 {
         return exit::FAILURE;
     }
     feed.exit_code()

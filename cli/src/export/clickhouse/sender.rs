@@ -11,6 +11,12 @@
 //! over, and the count is final. All rows there: done; none: insert again;
 //! some (a table partitioned finer than by day, where one insert is two
 //! parts): the missing ones are counted as dropped, never sent again.
+//!
+//! An insert given up after an attempt that reached the server (the
+//! connection broke before the answer) may still be in the table: its rows
+//! are counted as unsettled, and the same question is asked as soon as the
+//! server answers again (after the next insert, and once at the end). Only
+//! rows that are known not to be in the table are counted as dropped.
 
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
@@ -38,6 +44,21 @@ pub struct Sender {
     pub layout: Arc<Layout>,
     pub counters: Arc<Counters>,
     pub max_retries: u32,
+    /// Inserts given up that may be in the table.
+    pub unsettled: Vec<Given>,
+}
+
+/// An insert given up, without its rows.
+pub struct Given {
+    day: u64,
+    batch_id: u64,
+    rows: u64,
+}
+
+impl Given {
+    fn query_id(&self) -> String {
+        format!("dnstap-kit-{:016x}", self.batch_id)
+    }
 }
 
 /// How an attempt ended well.
@@ -49,24 +70,34 @@ enum Done {
 
 impl Sender {
     /// Inserts every batch received, until the channel closes.
-    pub fn run(self, batches: Receiver<Vec<Unit>>) {
+    pub fn run(mut self, batches: Receiver<Vec<Unit>>) {
         for batch in batches {
             for unit in batch {
                 self.deliver(&unit);
             }
         }
+        self.settle();
     }
 
-    fn deliver(&self, unit: &Unit) {
-        let query_id = format!("dnstap-kit-{:016x}", unit.batch_id);
+    fn deliver(&mut self, unit: &Unit) {
+        let given = Given {
+            day: unit.day,
+            batch_id: unit.batch_id,
+            rows: unit.rows,
+        };
+        let query_id = given.query_id();
         let mut last_error = None;
+        let mut may_be_in = false;
         for attempt in 0..=self.max_retries {
             if attempt > 0 {
                 Counters::add(&self.counters.retries, 1);
                 thread::sleep(backoff(attempt));
             }
-            match self.attempt(unit, &query_id, attempt > 0) {
-                Ok(done) => return self.delivered(unit, &query_id, done, attempt),
+            match self.attempt(unit, &given, attempt > 0) {
+                Ok(done) => {
+                    self.delivered(unit, &query_id, done, attempt);
+                    return self.settle();
+                }
                 Err(err) => {
                     if attempt == 0 {
                         report!(
@@ -74,22 +105,60 @@ impl Sender {
                             unit.rows
                         );
                     }
+                    may_be_in |= err.may_have_run();
                     last_error = Some(err);
                 }
             }
         }
-        Counters::add(&self.counters.dropped, unit.rows);
-        report!(
-            "dnstap-kit export: insert {query_id}: {} rows dropped after {} retries: {}",
-            unit.rows,
-            self.max_retries,
-            last_error.map_or_else(String::new, |err| err.to_string())
-        );
+        let why = last_error.map_or_else(String::new, |err| err.to_string());
+        if may_be_in {
+            Counters::add(&self.counters.unsettled, unit.rows);
+            report!(
+                "dnstap-kit export: insert {query_id}: given up after {} retries: {why}; whether its {} rows went in is asked when the server answers again",
+                self.max_retries,
+                unit.rows
+            );
+            self.unsettled.push(given);
+        } else {
+            Counters::add(&self.counters.dropped, unit.rows);
+            report!(
+                "dnstap-kit export: insert {query_id}: {} rows dropped after {} retries: {why}",
+                unit.rows,
+                self.max_retries
+            );
+        }
     }
 
-    fn attempt(&self, unit: &Unit, query_id: &str, retry: bool) -> Result<Done, Error> {
+    /// Asks the server about the inserts given up that may be in the
+    /// table, until one question goes unanswered.
+    fn settle(&mut self) {
+        let mut unsettled = std::mem::take(&mut self.unsettled).into_iter();
+        for given in unsettled.by_ref() {
+            let query_id = given.query_id();
+            let Ok(found) = self.rows_of(&given, &query_id) else {
+                self.unsettled.push(given);
+                break;
+            };
+            let sent = found.min(given.rows);
+            Counters::add(&self.counters.sent, sent);
+            Counters::add(&self.counters.dropped, given.rows - sent);
+            Counters::sub(&self.counters.unsettled, given.rows);
+            if sent > 0 {
+                Counters::add(&self.counters.batches, 1);
+            }
+            report!(
+                "dnstap-kit export: insert {query_id}, given up earlier: {sent} of its {} rows had gone in, the others are counted as dropped",
+                given.rows
+            );
+        }
+        self.unsettled.extend(unsettled);
+    }
+
+    fn attempt(&self, unit: &Unit, given: &Given, retry: bool) -> Result<Done, Error> {
+        let query_id = given.query_id();
+        let query_id = query_id.as_str();
         if retry {
-            let found = self.rows_of(unit, query_id)?;
+            let found = self.rows_of(given, query_id)?;
             if found > 0 {
                 return Ok(Done::Found(found));
             }
@@ -103,7 +172,7 @@ impl Sender {
     }
 
     /// How many rows of `unit` the table holds.
-    fn rows_of(&self, unit: &Unit, query_id: &str) -> Result<u64, Error> {
+    fn rows_of(&self, unit: &Given, query_id: &str) -> Result<u64, Error> {
         // The day's bounds let the server read one partition only.
         let start = unit.day * 86_400;
         let sql = format!(
