@@ -11,14 +11,22 @@
 //! - [`decode`]: a record decoded and printed as text, YAML or JSON, DNS
 //!   messages parsed.
 //! - [`pdns`]: passive DNS replication: resolver responses stored as
-//!   RRsets under the bailiwick rule, in SQLite or PostgreSQL, and queried.
+//!   RRsets under the bailiwick rule, in SQLite, PostgreSQL or ClickHouse,
+//!   and queried.
+//! - [`export`] and [`schema`]: the query log into ClickHouse, and the
+//!   DDL of its tables ([`clickhouse`]: the HTTP interface, RowBinary).
+//! - `feed`: the inputs of the batching commands, read on a thread.
 //! - [`exit`]: the exit codes; `report`: messages on stderr.
 
 pub mod capture;
 pub mod check;
+pub mod clickhouse;
 pub mod decode;
 pub mod exit;
+pub mod export;
+mod feed;
 mod input;
 pub mod pdns;
 pub mod read;
 mod report;
+pub mod schema;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use dnstap_kit::{capture, check, pdns, read};
+use dnstap_kit::{capture, check, export, pdns, read, schema};
 
 #[derive(Parser)]
 #[command(
@@ -27,6 +27,12 @@ enum Command {
     Check(check::Args),
     /// Passive DNS: store resolver responses under the bailiwick rule, and query them.
     Pdns(pdns::Args),
+    /// Send dnstap records to another store: ClickHouse.
+    #[command(subcommand)]
+    Export(export::Command),
+    /// Print the DDL of the tables export and pdns use in ClickHouse.
+    #[command(subcommand)]
+    Schema(schema::Command),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +41,8 @@ fn main() -> ExitCode {
         Command::Read(args) => read::run(args),
         Command::Check(args) => check::run(args),
         Command::Pdns(args) => pdns::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Schema(args) => schema::run(args),
     };
     ExitCode::from(code)
 }

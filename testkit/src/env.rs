@@ -50,6 +50,15 @@ pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     done()
 }
 
+/// A loopback TCP port that nothing listens on (bound, then closed).
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Set by ci/test, which installs every outside tool (ci/setup): there a
 /// test whose tool is missing fails instead of skipping.
 pub const REQUIRE_TOOLS: &str = "DNSTAP_KIT_REQUIRE_TOOLS";

@@ -22,6 +22,7 @@ mod render;
 pub(crate) mod time;
 
 pub use record::Record;
+pub use render::{is_query, policy_value_text};
 
 /// How `dnstap-kit read` prints a record (`--format`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -70,13 +70,8 @@ fn base64(out: &mut String, bytes: &[u8]) {
 }
 
 /// `name` or the number when the schema has no name for it.
-fn enum_text(out: &mut String, value: i32, name: EnumNames) {
-    match name(value) {
-        Some(name) => out.push_str(name),
-        None => {
-            let _ = write!(out, "{value}");
-        }
-    }
+fn enum_text(out: &mut String, value: i32, names: EnumNames) {
+    out.push_str(&name_or_number(value, names));
 }
 
 // ---------------------------------------------------------------------------

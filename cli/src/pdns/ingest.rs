@@ -1,5 +1,5 @@
 //! `dnstap-kit pdns ingest`: Frame Streams in (files, or standard input
-//! behind `capture -w -`), passive DNS out. A thread reads frames; this one
+//! behind `capture -w -`), passive DNS out. A thread reads frames (`feed`); this one
 //! observes each record, merges the keys into a batch in memory and
 //! commits the batch in one transaction when it holds `--batch` messages,
 //! when it is `--flush-interval` old (a quiet stream still reaches the
@@ -7,10 +7,6 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use super::aggregate::Batch;
@@ -19,20 +15,18 @@ use super::events;
 use super::observe::observe;
 use super::store::{self, Backend};
 use crate::exit;
-use crate::input::{self, Outcome};
+use crate::feed::{self, Feed, Next};
 use crate::report::report;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Frame Streams files; `-` or none reads standard input.
-    pub files: Vec<PathBuf>,
-    /// The store: a SQLite file (created if missing), or a PostgreSQL URL
-    /// (`postgresql://user@/db?host=/run/postgresql`).
+    #[command(flatten)]
+    pub input: feed::Inputs,
+    /// The store: a SQLite file (created if missing), a PostgreSQL URL
+    /// (`postgresql://user@/db?host=/run/postgresql`) or a ClickHouse
+    /// database (`clickhouse://127.0.0.1:8123/db`).
     #[arg(long, value_name = "URL")]
     pub db: String,
-    /// Keep reading files as they grow, until their STOP frame (or interrupt).
-    #[arg(long)]
-    pub follow: bool,
     /// Also take FORWARDER_RESPONSE, its bailiwick being the forward zone
     /// (the forwarder vouches for everything below it).
     #[arg(long)]
@@ -53,50 +47,6 @@ pub struct Args {
     /// Print the counters to stderr every SECS seconds (0: only at the end).
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub stats_interval: u64,
-    /// Largest data frame accepted, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = input::DEFAULT_MAX_FRAME)]
-    pub max_frame: usize,
-}
-
-/// What the reading thread hands over.
-enum Read {
-    Frame(Vec<u8>),
-    /// An input could not be opened or broke (FAILURE).
-    Failed,
-    /// An input ended without STOP (TRUNCATED).
-    Unterminated,
-}
-
-/// Reads every input in turn, frame by frame, into `sender`.
-fn read_inputs(
-    files: Vec<PathBuf>,
-    follow: Option<Arc<AtomicBool>>,
-    max_frame: usize,
-    sender: mpsc::SyncSender<Read>,
-) {
-    for path in &files {
-        let Some(mut input) = input::open_or_report(path, follow.as_ref()) else {
-            let _ = sender.send(Read::Failed);
-            continue;
-        };
-        let (outcome, frames) = input::for_each_frame(&mut input, max_frame, |_, payload| {
-            sender.send(Read::Frame(payload.to_vec())).map_err(drop)
-        });
-        let name = &input.name;
-        match &outcome {
-            Outcome::Abandoned => return,
-            Outcome::Failed(err) => {
-                report!("dnstap-kit: {name}: {err}");
-                let _ = sender.send(Read::Failed);
-            }
-            other => {
-                if let Some(warning) = other.warning(frames) {
-                    report!("dnstap-kit: {name}: warning: {warning}");
-                    let _ = sender.send(Read::Unterminated);
-                }
-            }
-        }
-    }
 }
 
 /// The state of one ingest.
@@ -155,10 +105,10 @@ impl Ingest {
 const TICK: Duration = Duration::from_millis(100);
 
 pub fn run(args: Args) -> u8 {
-    let stop = match input::stop_on_signals() {
-        Ok(stop) => stop,
+    let mut feed = match Feed::start(&args.input) {
+        Ok(feed) => feed,
         Err(err) => {
-            report!("dnstap-kit: cannot handle signals: {err}");
+            report!("dnstap-kit: {err}");
             return exit::FAILURE;
         }
     };
@@ -176,20 +126,6 @@ pub fn run(args: Args) -> u8 {
             return exit::FAILURE;
         }
     };
-    let files = if args.files.is_empty() {
-        vec![PathBuf::from("-")]
-    } else {
-        args.files.clone()
-    };
-    // Room for a few batches' worth of frames: reading runs ahead while a
-    // batch commits.
-    let (sender, frames) = mpsc::sync_channel(4096);
-    let follow = args.follow.then(|| Arc::clone(&stop));
-    let max_frame = args.max_frame;
-    // Not joined: on a signal, this thread may be blocked reading standard
-    // input; the process ends without it.
-    thread::spawn(move || read_inputs(files, follow, max_frame, sender));
-
     let stats_every = Duration::from_secs(args.stats_interval);
     let mut ingest = Ingest {
         args,
@@ -200,15 +136,12 @@ pub fn run(args: Args) -> u8 {
         counters: Counters::default(),
     };
     let mut last_stats = Instant::now();
-    let (mut failed, mut truncated) = (false, false);
     let mut result = Ok(());
-    while !stop.load(Ordering::Relaxed) {
-        match frames.recv_timeout(TICK) {
-            Ok(Read::Frame(payload)) => ingest.take(&payload),
-            Ok(Read::Failed) => failed = true,
-            Ok(Read::Unterminated) => truncated = true,
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+    loop {
+        match feed.next(TICK) {
+            Next::Frame(payload) => ingest.take(&payload),
+            Next::Idle => {}
+            Next::End => break,
         }
         if ingest.batch_is_due() {
             result = ingest.flush();
@@ -229,5 +162,5 @@ pub fn run(args: Args) -> u8 {
         report!("dnstap-kit: {err}");
         return exit::FAILURE;
     }
-    exit::after_inputs(failed, truncated)
+    feed.exit_code()
 }

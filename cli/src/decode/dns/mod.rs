@@ -12,10 +12,12 @@
 
 mod message;
 pub mod mnemonics;
+mod summary;
 mod text;
 
 pub use message::{
     DnsMessage, Edns, ParseError, QuestionText, first_question, name_from_wire, parse, write_name,
 };
 pub use mnemonics::{ClassName, TypeName, flag_names, opcode_name, rcode_name};
+pub use summary::{EdnsSummary, Summary, summarize};
 pub use text::write_text;

@@ -11,7 +11,13 @@
 //! `sensor_id` ("" for none). RDATA lookups use a GIN index in PostgreSQL
 //! and a side table (`pdns_rdata`: value, key) in SQLite. `pdns_meta` holds
 //! the schema version; a database of another version is refused.
+//!
+//! ClickHouse (`clickhouse://host:port/database`, shared by sensors at
+//! scale) keeps the same columns but `key` as partial aggregates merged by
+//! the engine (`clickhouse::schema`): a batch is one insert, whole or
+//! absent; it answers the same queries in the same order.
 
+mod clickhouse;
 mod postgres;
 mod sqlite;
 
@@ -37,6 +43,12 @@ impl fmt::Display for StoreError {
 impl From<rusqlite::Error> for StoreError {
     fn from(err: rusqlite::Error) -> StoreError {
         StoreError(format!("sqlite: {err}"))
+    }
+}
+
+impl From<crate::clickhouse::Error> for StoreError {
+    fn from(err: crate::clickhouse::Error) -> StoreError {
+        StoreError(format!("clickhouse: {err}"))
     }
 }
 
@@ -92,30 +104,45 @@ pub enum Param {
     Int(i64),
 }
 
+/// One condition of a [`Filter`].
+#[derive(Clone, Debug)]
+struct Condition {
+    sql: String,
+    /// It tests what is known of a key (times), not the key: in ClickHouse,
+    /// an aggregate, tested after merging.
+    on_seen: bool,
+}
+
 impl Filter {
-    /// The WHERE clause (without the word) and its parameters; `placeholder`
-    /// spells the Nth parameter (given its value, for engines that want a
-    /// type), `rdata_match` the test of one RDATA item given its placeholder.
-    fn where_clause(
+    /// The conditions and their parameters; `placeholder` spells the Nth
+    /// parameter (given its value, for engines that want a type or take
+    /// literals), `rdata_match` the test of one RDATA item given its
+    /// placeholder.
+    fn conditions(
         &self,
         placeholder: fn(usize, &Param) -> String,
         rdata_match: fn(&str) -> String,
-    ) -> (String, Vec<Param>) {
+    ) -> (Vec<Condition>, Vec<Param>) {
         let mut conditions = Vec::new();
         let mut params = Vec::new();
-        let mut add = |sql: &dyn Fn(&str) -> String, param: Param| {
-            conditions.push(sql(&placeholder(params.len() + 1, &param)));
+        let mut add = |sql: &dyn Fn(&str) -> String, param: Param, on_seen: bool| {
+            conditions.push(Condition {
+                sql: sql(&placeholder(params.len() + 1, &param)),
+                on_seen,
+            });
             params.push(param);
         };
         match &self.rrname {
             Some(NameMatch::Exact(reversed)) => add(
                 &|p| format!("rrname_rev = {p}"),
                 Param::Text(reversed.clone()),
+                false,
             ),
             Some(NameMatch::Below(reversed)) => {
                 add(
                     &|p| format!("rrname_rev > {p}"),
                     Param::Text(reversed.clone()),
+                    false,
                 );
                 // Reversed forms end in '.': the next character, '/', bounds
                 // the names that start with this one.
@@ -123,34 +150,48 @@ impl Filter {
                     add(
                         &|p| format!("rrname_rev < {p}"),
                         Param::Text(format!("{stem}/")),
+                        false,
                     );
                 }
             }
             None => {}
         }
         if let Some(rdata) = &self.rdata {
-            add(&|p| rdata_match(p), Param::Text(rdata.clone()));
+            add(&|p| rdata_match(p), Param::Text(rdata.clone()), false);
         }
         if let Some(rrtype) = self.rrtype {
-            add(&|p| format!("rrtype = {p}"), Param::Int(i64::from(rrtype)));
+            add(
+                &|p| format!("rrtype = {p}"),
+                Param::Int(i64::from(rrtype)),
+                false,
+            );
         }
         if let Some(bailiwick) = &self.bailiwick {
             add(
                 &|p| format!("bailiwick = {p}"),
                 Param::Text(bailiwick.clone()),
+                false,
             );
         }
         if let Some(after) = self.after {
-            add(&|p| format!("time_last >= {p}"), Param::Int(after));
+            add(&|p| format!("time_last >= {p}"), Param::Int(after), true);
         }
         if let Some(before) = self.before {
-            add(&|p| format!("time_first <= {p}"), Param::Int(before));
+            add(&|p| format!("time_first <= {p}"), Param::Int(before), true);
         }
-        let mut sql = if conditions.is_empty() {
-            "TRUE".to_string()
-        } else {
-            conditions.join(" AND ")
-        };
+        (conditions, params)
+    }
+
+    /// The WHERE clause (without the word), with ORDER BY and LIMIT, and
+    /// its parameters, for the SQL stores (arguments as for
+    /// [`Filter::conditions`]).
+    fn where_clause(
+        &self,
+        placeholder: fn(usize, &Param) -> String,
+        rdata_match: fn(&str) -> String,
+    ) -> (String, Vec<Param>) {
+        let (conditions, mut params) = self.conditions(placeholder, rdata_match);
+        let mut sql = join_conditions(conditions.iter());
         sql.push_str(" ORDER BY rrname_rev, rrtype, bailiwick, time_first, key");
         if let Some(limit) = self.limit {
             let param = Param::Int(limit);
@@ -159,6 +200,31 @@ impl Filter {
         }
         (sql, params)
     }
+}
+
+/// The conditions joined with AND; for none, `1 = 1` (ClickHouse 18.16
+/// has no TRUE, PostgreSQL no integer condition).
+fn join_conditions<'a>(conditions: impl Iterator<Item = &'a Condition>) -> String {
+    let parts: Vec<&str> = conditions.map(|c| c.sql.as_str()).collect();
+    if parts.is_empty() {
+        "1 = 1".to_string()
+    } else {
+        parts.join(" AND ")
+    }
+}
+
+/// The order of [`Filter::where_clause`], for a store that sorts in
+/// memory: name (reversed), type, bailiwick, first seen, digest.
+fn sort_rows(rows: &mut [Row]) {
+    rows.sort_by_cached_key(|(key, seen)| {
+        (
+            key.reversed_rrname(),
+            key.rrtype,
+            key.bailiwick.clone(),
+            seen.time_first,
+            key.digest(),
+        )
+    });
 }
 
 /// The columns a query reads, in the order [`Backend::select`] takes them.
@@ -194,8 +260,9 @@ pub trait Backend {
 }
 
 /// Opens the store `url` names: `postgresql://…` or `postgres://…` (or a
-/// libpq key=value string starting with `host=`) for PostgreSQL, anything
-/// else as the path of a SQLite file. `create`: set up the schema in an
+/// libpq key=value string starting with `host=`) for PostgreSQL,
+/// `clickhouse://…` for ClickHouse, anything else as the path of a SQLite
+/// file. `create`: set up the schema in an
 /// empty database (ingest); else a database without it is an error (query).
 pub fn open(url: &str, create: bool) -> Result<Box<dyn Backend>> {
     if url.starts_with("postgresql://")
@@ -203,6 +270,10 @@ pub fn open(url: &str, create: bool) -> Result<Box<dyn Backend>> {
         || url.starts_with("host=")
     {
         Ok(Box::new(postgres::PostgresStore::open(url, create)?))
+    } else if let Some(location) = url.strip_prefix("clickhouse://") {
+        Ok(Box::new(clickhouse::ClickhouseStore::open(
+            location, create,
+        )?))
     } else {
         Ok(Box::new(sqlite::SqliteStore::open(url, create)?))
     }
