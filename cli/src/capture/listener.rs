@@ -45,6 +45,21 @@ impl Stream {
         matches!(self, Stream::Tls(_))
     }
 
+    /// For a TLS connection after its handshake: the protocol version and
+    /// the server name the writer asked for (SNI), which tells an operator
+    /// what name the writer verifies.
+    pub fn tls_session(&self) -> Option<String> {
+        let Stream::Tls(s) = self else { return None };
+        let version = s
+            .conn
+            .protocol_version()
+            .map_or_else(|| "TLS".to_string(), |v| format!("{v:?}").replace('_', "."));
+        Some(match s.conn.server_name() {
+            Some(name) => format!("{version}, server name (SNI) {name}"),
+            None => format!("{version}, no server name (SNI)"),
+        })
+    }
+
     /// Plaintext that TLS decrypted and no read took yet: poll does not
     /// see it, so the reader must come back for it.
     pub fn buffered(&mut self) -> bool {

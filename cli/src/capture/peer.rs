@@ -181,6 +181,9 @@ impl Peer {
                     return Some(End::Rejected("START names another content type".into()));
                 }
                 self.phase = Phase::Data;
+                if let Some(session) = self.stream.tls_session() {
+                    log(&format!("{}: {session}", self.name()));
+                }
                 None
             }
             (Phase::Data, ControlType::Stop) => {
