@@ -15,6 +15,8 @@
 //!   and queried.
 //! - [`export`] and [`schema`]: the query log into ClickHouse, and the
 //!   DDL of its tables ([`clickhouse`]: the HTTP interface, RowBinary).
+//! - [`log`]: Kafka-protocol topics and NATS JetStream streams, one record
+//!   per dnstap frame, as outputs of `export` and inputs of the readers.
 //! - `feed`: the inputs of the batching commands, read on a thread.
 //! - [`exit`]: the exit codes; `report`: messages on stderr.
 
@@ -26,6 +28,7 @@ pub mod exit;
 pub mod export;
 mod feed;
 mod input;
+pub mod log;
 pub mod pdns;
 pub mod read;
 mod report;
