@@ -9,8 +9,14 @@
 //! forgets them (commits its position) only when the command says they are
 //! processed. Each engine (`kafka`, `nats`) implements both.
 
+pub mod kafka;
+pub mod nats;
+mod open;
+
 use std::fmt;
 use std::time::Duration;
+
+pub use open::open_consumer;
 
 /// A log named on the command line: `kafka://ADDR:PORT[,ADDR:PORT…]/TOPIC`
 /// or `nats://ADDR:PORT[,ADDR:PORT…]/STREAM`.
@@ -50,21 +56,37 @@ impl LogUrl {
         if name.is_empty() || name.contains('/') {
             return Err(format!("{name:?} is not a topic or stream name"));
         }
-        let servers: Vec<String> = servers.split(',').map(str::to_string).collect();
-        for server in &servers {
-            let (host, port) = server
-                .rsplit_once(':')
-                .ok_or_else(|| format!("{server:?} is not ADDR:PORT"))?;
-            if host.is_empty() || port.parse::<u16>().is_err() {
-                return Err(format!("{server:?} is not ADDR:PORT"));
-            }
-        }
         Ok(LogUrl {
             engine,
-            servers,
+            servers: parse_servers(servers)?,
             name: name.to_string(),
         })
     }
+
+    /// Where a consumer's position is kept apart from the log (`pdns
+    /// ingest`'s table): the engine and the topic or stream, not the
+    /// servers, which may be listed in another order or change.
+    pub fn position_key(&self) -> String {
+        let engine = match self.engine {
+            Engine::Kafka => "kafka",
+            Engine::Nats => "nats",
+        };
+        format!("{engine}:{}", self.name)
+    }
+}
+
+/// `ADDR:PORT[,ADDR:PORT…]`, as in a log URL and the producers' flags.
+pub fn parse_servers(list: &str) -> Result<Vec<String>, String> {
+    let servers: Vec<String> = list.split(',').map(str::to_string).collect();
+    for server in &servers {
+        let (host, port) = server
+            .rsplit_once(':')
+            .ok_or_else(|| format!("{server:?} is not ADDR:PORT"))?;
+        if host.is_empty() || port.parse::<u16>().is_err() {
+            return Err(format!("{server:?} is not ADDR:PORT"));
+        }
+    }
+    Ok(servers)
 }
 
 /// Why a log operation failed.
@@ -88,6 +110,9 @@ impl fmt::Display for LogError {
 
 /// One record to publish.
 pub struct Outgoing<'a> {
+    /// Unique among the records of one export, and the same when a batch
+    /// is published again: NATS's `Nats-Msg-Id` (deduplication).
+    pub id: u64,
     /// Kafka's record key (partitioning); ignored by NATS.
     pub key: Option<&'a [u8]>,
     /// The dnstap protobuf.
@@ -107,7 +132,18 @@ pub trait Producer: Send {
 pub struct Incoming {
     /// Numbers the records this consumer handed out: 1, 2, 3…
     pub seq: u64,
+    /// Where the record is in the log, the same in every consumer and
+    /// after a restart (`pdns ingest` stores it with what it made of it).
+    pub position: Position,
     pub value: Vec<u8>,
+}
+
+/// A record's place in a log: Kafka's partition and offset; NATS's stream
+/// sequence, in partition 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    pub partition: u32,
+    pub offset: u64,
 }
 
 /// The consuming side of a log, with a durable position (a Kafka consumer
