@@ -194,7 +194,7 @@ mod tests {
         publish(&mut out, "s", None, &[("Nats-Msg-Id", "7")], b"c");
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "PUB s r 2\r\nab\r\nHPUB s 29 30\r\nNATS/1.0\r\nNats-Msg-Id: 7\r\n\r\nc\r\n"
+            "PUB s r 2\r\nab\r\nHPUB s 28 29\r\nNATS/1.0\r\nNats-Msg-Id: 7\r\n\r\nc\r\n"
         );
     }
 }
