@@ -166,12 +166,19 @@ impl Feed {
         self.logs[mark.input].as_deref().unwrap_or_default()
     }
 
-    /// Waits for the commits handed over to be done (a while at most),
-    /// when an input is a log; every [`Committer`] must be dropped first.
-    pub fn finish(mut self) {
+    /// The command's exit code: FAILURE if it `failed`, else the one the
+    /// inputs call for. First waits for the commits handed over to be
+    /// done (a while at most) when an input is a log; every [`Committer`]
+    /// must be dropped before.
+    pub fn finish(mut self, failed: bool) -> u8 {
         self.commits = None;
         if self.logs.iter().any(Option::is_some) {
             let _ = self.done.recv_timeout(FINISH);
+        }
+        if failed {
+            exit::FAILURE
+        } else {
+            exit::after_inputs(self.failed, self.truncated)
         }
     }
 
@@ -194,11 +201,6 @@ impl Feed {
     /// Whether a signal asked to stop.
     pub fn stopping(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
-    }
-
-    /// The exit code the inputs call for (FAILURE, TRUNCATED or OK).
-    pub fn exit_code(&self) -> u8 {
-        exit::after_inputs(self.failed, self.truncated)
     }
 }
 

@@ -272,13 +272,8 @@ pub fn run(args: Args) -> u8 {
         );
     }
     drop(ingest);
-    let code = match result {
-        Ok(()) => feed.exit_code(),
-        Err(err) => {
-            report!("dnstap-kit: {err}");
-            exit::FAILURE
-        }
-    };
-    feed.finish();
-    code
+    if let Err(err) = &result {
+        report!("dnstap-kit: {err}");
+    }
+    feed.finish(result.is_err())
 }

@@ -170,11 +170,5 @@ pub fn run(args: Args) -> u8 {
     }
     report!("dnstap-kit export: {}", counters.line());
     let lost = Counters::get(&counters.dropped) + Counters::get(&counters.unsettled);
-    let code = if !sender_ended || lost > 0 {
-        exit::FAILURE
-    } else {
-        feed.exit_code()
-    };
-    feed.finish();
-    code
+    feed.finish(!sender_ended || lost > 0)
 }

@@ -118,11 +118,5 @@ pub fn run(args: &ExportArgs, key: KeyChoice, producer: Box<dyn Producer>, name:
     }
     report!("dnstap-kit export: {}", counters.line());
     let lost = Counters::get(&counters.dropped) + Counters::get(&counters.overflowed);
-    let code = if !published || lost > 0 {
-        exit::FAILURE
-    } else {
-        feed.exit_code()
-    };
-    feed.finish();
-    code
+    feed.finish(!published || lost > 0)
 }
