@@ -31,13 +31,20 @@ use dnstap::proto;
 use crate::decode::{Record, dns, names};
 use crate::exit;
 use crate::input::{self, Outcome};
+use crate::log::LogUrl;
+use crate::log_input::{self, End, LogInput};
 use crate::report::report;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Frame Streams files to check.
+    /// Frame Streams files to check, or logs: `kafka://ADDR:PORT[,…]/TOPIC`,
+    /// `nats://ADDR:PORT[,…]/STREAM` (read until no new record comes for 1 s).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// The name a log input's position is kept under; default
+    /// `dnstap-kit-check`.
+    #[arg(long, value_name = "NAME")]
+    pub consumer: Option<String>,
     /// Largest data frame accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = input::DEFAULT_MAX_FRAME)]
     pub max_frame: usize,
@@ -381,35 +388,123 @@ impl Tally {
     }
 }
 
+/// One input being checked.
+struct Checked {
+    name: String,
+    tally: Tally,
+    by_type: BTreeMap<String, u64>,
+    line: String,
+}
+
+impl Checked {
+    fn new(name: String) -> Checked {
+        Checked {
+            name,
+            tally: Tally::default(),
+            by_type: BTreeMap::new(),
+            line: String::new(),
+        }
+    }
+
+    /// Checks frame `n`, writing its violations.
+    fn frame(&mut self, n: u64, payload: &[u8], out: &mut impl Write) -> io::Result<()> {
+        let verdict = check_frame(payload);
+        let tally = &mut self.tally;
+        tally.frames += 1;
+        tally.unknown_fields += verdict.unknown_fields as u64;
+        if !verdict.violations.is_empty() {
+            tally.frames_with_violations += 1;
+            tally.violations += verdict.violations.len() as u64;
+        }
+        self.line.clear();
+        for violation in &verdict.violations {
+            let _ = writeln!(
+                self.line,
+                "{}: frame {n}: {}: {violation}",
+                self.name, verdict.label
+            );
+        }
+        *self.by_type.entry(verdict.label).or_default() += 1;
+        out.write_all(self.line.as_bytes())
+    }
+
+    /// The counts by type and the summary line.
+    fn summary(&self, end: &str) -> String {
+        let mut line = String::new();
+        for (label, count) in &self.by_type {
+            let _ = writeln!(line, "  {label:<20} {count:>10}");
+        }
+        let _ = writeln!(line, "{}: {}; {end}", self.name, self.tally.describe());
+        line
+    }
+}
+
+/// Why checking a log stopped.
+enum CheckLog {
+    Output(io::Error),
+    Unusable(String),
+}
+
+/// Checks a log's records until it has no more (see `log_input`),
+/// committing each poll's records once their lines are written.
+fn check_log(url: LogUrl, args: &Args, out: &mut impl Write) -> Result<Tally, CheckLog> {
+    let mut file = Checked::new(url.position_key());
+    let consumer = log_input::consumer_name(args.consumer.as_deref(), "check");
+    let mut log = LogInput::open(url, &consumer, None).map_err(CheckLog::Unusable)?;
+    let end = loop {
+        match log.next() {
+            Ok(records) => {
+                for record in &records {
+                    file.frame(record.position.offset, &record.value, out)
+                        .map_err(CheckLog::Output)?;
+                }
+                out.flush().map_err(CheckLog::Output)?;
+                if let Some(last) = records.last() {
+                    log.commit(last.seq);
+                }
+            }
+            Err(End::Read) => break "read to its end",
+            Err(End::Failed) => break "unavailable",
+        }
+    };
+    out.write_all(file.summary(end).as_bytes())
+        .map_err(CheckLog::Output)?;
+    if log.failed {
+        return Err(CheckLog::Unusable(format!("{}: unavailable", file.name)));
+    }
+    Ok(file.tally)
+}
+
 pub fn run(args: Args) -> u8 {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let (mut failed, mut truncated) = (false, false);
     let mut total = Tally::default();
-    let mut line = String::new();
     for path in &args.files {
+        if let Some(url) = path.to_str().and_then(LogUrl::parse) {
+            let checked = match url {
+                Ok(url) => check_log(url, &args, &mut out),
+                Err(err) => Err(CheckLog::Unusable(err)),
+            };
+            match checked {
+                Ok(tally) => total.add(&tally),
+                Err(CheckLog::Output(err)) => return output_error(err),
+                Err(CheckLog::Unusable(err)) => {
+                    let _ = out.flush();
+                    report!("dnstap-kit: {err}");
+                    failed = true;
+                }
+            }
+            continue;
+        }
         let Some(mut input) = input::open_or_report(path, None) else {
             failed = true;
             continue;
         };
-        let name = input.name.clone();
-        let mut tally = Tally::default();
-        let mut by_type: BTreeMap<String, u64> = BTreeMap::new();
+        let mut file = Checked::new(input.name.clone());
         let mut write_failed = None;
         let (outcome, _) = input::for_each_frame(&mut input, args.max_frame, |n, payload| {
-            let verdict = check_frame(payload);
-            tally.frames += 1;
-            tally.unknown_fields += verdict.unknown_fields as u64;
-            if !verdict.violations.is_empty() {
-                tally.frames_with_violations += 1;
-                tally.violations += verdict.violations.len() as u64;
-            }
-            line.clear();
-            for violation in &verdict.violations {
-                let _ = writeln!(line, "{name}: frame {n}: {}: {violation}", verdict.label);
-            }
-            *by_type.entry(verdict.label).or_default() += 1;
-            out.write_all(line.as_bytes())
+            file.frame(n, payload, &mut out)
                 .map_err(|err| write_failed = Some(err))
         });
         if let Some(err) = write_failed {
@@ -429,19 +524,14 @@ pub fn run(args: Args) -> u8 {
             Outcome::Failed(err) => {
                 failed = true;
                 let _ = out.flush();
-                report!("dnstap-kit: {name}: {err}");
-                format!("unreadable after {} frames: {err}", tally.frames)
+                report!("dnstap-kit: {}: {err}", file.name);
+                format!("unreadable after {} frames: {err}", file.tally.frames)
             }
         };
-        line.clear();
-        for (label, count) in &by_type {
-            let _ = writeln!(line, "  {label:<20} {count:>10}");
-        }
-        let _ = writeln!(line, "{name}: {}; {end}", tally.describe());
-        if let Err(err) = out.write_all(line.as_bytes()) {
+        if let Err(err) = out.write_all(file.summary(&end).as_bytes()) {
             return output_error(err);
         }
-        total.add(&tally);
+        total.add(&file.tally);
     }
     if args.files.len() > 1 {
         let _ = writeln!(

@@ -15,7 +15,10 @@
 //!   and queried.
 //! - [`export`] and [`schema`]: the query log into ClickHouse, and the
 //!   DDL of its tables ([`clickhouse`]: the HTTP interface, RowBinary).
-//! - `feed`: the inputs of the batching commands, read on a thread.
+//! - [`log`]: Kafka-protocol topics and NATS JetStream streams, one record
+//!   per dnstap frame, as outputs of `export` and inputs of the readers.
+//! - `feed`: the inputs of the batching commands, read on a thread;
+//!   `log_input`: a log as an input of any reading command.
 //! - [`exit`]: the exit codes; `report`: messages on stderr.
 
 pub mod capture;
@@ -26,6 +29,8 @@ pub mod exit;
 pub mod export;
 mod feed;
 mod input;
+pub mod log;
+mod log_input;
 pub mod pdns;
 pub mod read;
 mod report;

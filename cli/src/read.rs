@@ -13,17 +13,26 @@ use std::sync::atomic::Ordering;
 use crate::decode::{self, Format};
 use crate::exit;
 use crate::input::{self, Outcome};
+use crate::log::LogUrl;
+use crate::log_input::{self, LogInput};
 use crate::report::report;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Frame Streams files; `-` or none reads standard input.
+    /// Frame Streams files (`-` or none reads standard input), or logs:
+    /// `kafka://ADDR:PORT[,…]/TOPIC`, `nats://ADDR:PORT[,…]/STREAM`.
     pub files: Vec<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    /// Keep reading a file as it grows, until its STOP frame (or interrupt).
+    /// Keep reading a file as it grows, until its STOP frame, and a log as
+    /// records come (or interrupt); without it a log is read until it has
+    /// had no new record for 1 s.
     #[arg(long)]
     pub follow: bool,
+    /// The name a log input's position is kept under (Kafka consumer
+    /// group, JetStream durable consumer); default `dnstap-kit-read`.
+    #[arg(long, value_name = "NAME")]
+    pub consumer: Option<String>,
     /// Largest data frame accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = input::DEFAULT_MAX_FRAME)]
     pub max_frame: usize,
@@ -44,6 +53,39 @@ fn write_output(out: &mut impl Write, text: &str, flush: bool) -> Result<(), Hal
         ErrorKind::BrokenPipe => Halt::Closed,
         _ => Halt::Failed(err),
     })
+}
+
+/// Prints a log's records until it has no more (see `log_input`),
+/// committing each poll's records once they are written and flushed.
+/// Returns whether a record was not a dnstap protobuf.
+fn print_log(
+    log: &mut LogInput,
+    format: Format,
+    out: &mut impl Write,
+    text: &mut String,
+) -> Result<bool, Halt> {
+    let mut bad = false;
+    while let Ok(records) = log.next() {
+        for record in &records {
+            text.clear();
+            match decode::render(&record.value, format, text) {
+                Ok(()) => write_output(out, text, false)?,
+                Err(err) => {
+                    report!(
+                        "dnstap-kit: {}: record {}: not a valid dnstap.Dnstap protobuf: {err}",
+                        log.url.position_key(),
+                        record.position.offset
+                    );
+                    bad = true;
+                }
+            }
+        }
+        write_output(out, "", true)?;
+        if let Some(last) = records.last() {
+            log.commit(last.seq);
+        }
+    }
+    Ok(bad)
 }
 
 pub fn run(args: Args) -> u8 {
@@ -68,6 +110,29 @@ pub fn run(args: Args) -> u8 {
     let mut text = String::with_capacity(4096);
     let (mut failed, mut truncated) = (false, false);
     for path in &files {
+        if let Some(url) = path.to_str().and_then(LogUrl::parse) {
+            let printed = url.and_then(|url| {
+                let consumer = log_input::consumer_name(args.consumer.as_deref(), "read");
+                LogInput::open(url, &consumer, stop.clone())
+            });
+            let mut log = match printed {
+                Ok(log) => log,
+                Err(err) => {
+                    report!("dnstap-kit: {err}");
+                    failed = true;
+                    continue;
+                }
+            };
+            match print_log(&mut log, args.format, &mut out, &mut text) {
+                Ok(bad) => failed |= bad || log.failed,
+                Err(Halt::Closed) => return exit::OK,
+                Err(Halt::Failed(err)) => {
+                    report!("dnstap-kit: writing output: {err}");
+                    return exit::FAILURE;
+                }
+            }
+            continue;
+        }
         let Some(mut input) = input::open_or_report(path, stop.as_ref()) else {
             failed = true;
             continue;

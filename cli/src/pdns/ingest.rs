@@ -4,7 +4,15 @@
 //! commits the batch in one transaction when it holds `--batch` messages,
 //! when it is `--flush-interval` old (a quiet stream still reaches the
 //! database), at the end and on SIGINT/SIGTERM.
+//!
+//! From a log (`kafka://…`, `nats://…`), exactly once into SQLite and
+//! PostgreSQL: each batch's transaction also raises the log position it
+//! reached (`pdns_log_position`, per log, consumer and partition), records
+//! at or below the stored position are skipped, and the log is committed
+//! only after the transaction. A record delivered again after a crash is
+//! thus counted once. ClickHouse has no transactions: at-least-once there.
 
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -13,9 +21,10 @@ use super::aggregate::Batch;
 use super::counters::Counters;
 use super::events;
 use super::observe::observe;
-use super::store::{self, Backend};
+use super::store::{self, Backend, LogPosition};
 use crate::exit;
-use crate::feed::{self, Feed, Next};
+use crate::feed::{self, Committer, Feed, Frame, Mark, Next};
+use crate::log_input;
 use crate::report::report;
 
 #[derive(clap::Args)]
@@ -57,31 +66,111 @@ struct Ingest {
     batch: Batch,
     batch_started: Instant,
     counters: Counters,
+    logs: LogState,
+}
+
+/// Where the log inputs stand.
+struct LogState {
+    consumer: String,
+    committer: Committer,
+    /// Logs whose stored positions are loaded.
+    loaded: HashSet<String>,
+    /// Stored positions: (log, partition) to offset.
+    stored: HashMap<(String, u32), u64>,
+    /// Positions the batch reaches.
+    reached: HashMap<(String, u32), u64>,
+    /// The mark of the batch's last log record.
+    mark: Option<Mark>,
+    /// Log records in the batch, and those skipped as already stored.
+    records: u64,
+    skipped: u64,
+}
+
+impl LogState {
+    /// Whether a log record is new to the store; remembers how far the
+    /// batch reaches.
+    fn is_new(&mut self, store: &mut dyn Backend, log: &str, mark: Mark) -> Result<bool, String> {
+        self.mark = Some(mark);
+        self.records += 1;
+        if !store.keeps_positions() {
+            return Ok(true);
+        }
+        if self.loaded.insert(log.to_string()) {
+            let stored = store
+                .positions(log, &self.consumer)
+                .map_err(|err| format!("reading the positions of {log}: {err}"))?;
+            for p in stored {
+                self.stored.insert((p.log, p.partition), p.offset);
+            }
+        }
+        let key = (log.to_string(), mark.position.partition);
+        if self
+            .stored
+            .get(&key)
+            .is_some_and(|&offset| mark.position.offset <= offset)
+        {
+            self.skipped += 1;
+            return Ok(false);
+        }
+        self.reached.insert(key, mark.position.offset);
+        Ok(true)
+    }
+
+    fn positions(&self) -> Vec<LogPosition> {
+        self.reached
+            .iter()
+            .map(|((log, partition), &offset)| LogPosition {
+                log: log.clone(),
+                consumer: self.consumer.clone(),
+                partition: *partition,
+                offset,
+            })
+            .collect()
+    }
+
+    /// The batch is stored: its positions are, and the log may forget
+    /// its records.
+    fn stored(&mut self) {
+        self.stored.extend(self.reached.drain());
+        if let Some(mark) = self.mark.take() {
+            self.committer.commit(mark);
+        }
+        self.records = 0;
+    }
 }
 
 impl Ingest {
-    fn take(&mut self, payload: &[u8]) {
+    fn take(&mut self, frame: Frame, log: Option<&str>) -> Result<(), String> {
+        if self.batch.is_empty() && self.logs.records == 0 {
+            self.batch_started = Instant::now();
+        }
+        if let (Some(mark), Some(log)) = (frame.mark, log)
+            && !self.logs.is_new(self.store.as_mut(), log, mark)?
+        {
+            return Ok(());
+        }
         self.counters.messages += 1;
-        match observe(payload, self.args.trust_forwarders) {
+        match observe(&frame.payload, self.args.trust_forwarders) {
             Ok(observation) => {
-                if self.batch.is_empty() {
-                    self.batch_started = Instant::now();
-                }
                 let observed = self.batch.add(&observation, self.args.sensor_id.as_deref());
                 self.counters.use_message(&observation, observed);
             }
             Err(reason) => self.counters.discard(reason),
         }
+        Ok(())
     }
 
-    /// Commits the batch, then writes its events.
+    /// Commits the batch (and the log positions it reaches), then writes
+    /// its events and commits to the log.
     fn flush(&mut self) -> Result<(), String> {
-        if self.batch.is_empty() {
+        if self.batch.is_empty() && self.logs.reached.is_empty() {
+            self.logs.stored();
             return Ok(());
         }
-        let added = store::merge(self.store.as_mut(), &self.batch)
+        let added = store::merge(self.store.as_mut(), &self.batch, &self.logs.positions())
             .map_err(|err| format!("storing a batch of {} messages: {err}", self.batch.messages))?;
         self.batch = Batch::default();
+        self.logs.stored();
         self.counters.new_keys += added.len() as u64;
         if let Some(out) = &mut self.events {
             let mut text = String::new();
@@ -94,8 +183,9 @@ impl Ingest {
     }
 
     fn batch_is_due(&self) -> bool {
-        !self.batch.is_empty()
-            && (self.batch.messages >= self.args.batch
+        let held = self.batch.messages.max(self.logs.records);
+        held > 0
+            && (held >= self.args.batch
                 || self.batch_started.elapsed().as_secs_f64() >= self.args.flush_interval)
     }
 }
@@ -105,7 +195,7 @@ impl Ingest {
 const TICK: Duration = Duration::from_millis(100);
 
 pub fn run(args: Args) -> u8 {
-    let mut feed = match Feed::start(&args.input) {
+    let mut feed = match Feed::start(&args.input, "pdns-ingest") {
         Ok(feed) => feed,
         Err(err) => {
             report!("dnstap-kit: {err}");
@@ -127,6 +217,16 @@ pub fn run(args: Args) -> u8 {
         }
     };
     let stats_every = Duration::from_secs(args.stats_interval);
+    let logs = LogState {
+        consumer: log_input::consumer_name(args.input.consumer.as_deref(), "pdns-ingest"),
+        committer: feed.committer(),
+        loaded: HashSet::new(),
+        stored: HashMap::new(),
+        reached: HashMap::new(),
+        mark: None,
+        records: 0,
+        skipped: 0,
+    };
     let mut ingest = Ingest {
         args,
         store,
@@ -134,12 +234,19 @@ pub fn run(args: Args) -> u8 {
         batch: Batch::default(),
         batch_started: Instant::now(),
         counters: Counters::default(),
+        logs,
     };
     let mut last_stats = Instant::now();
     let mut result = Ok(());
     loop {
         match feed.next(TICK) {
-            Next::Frame(payload) => ingest.take(&payload),
+            Next::Frame(frame) => {
+                let log = frame.mark.map(|mark| feed.log_of(&mark).to_string());
+                result = ingest.take(frame, log.as_deref());
+                if result.is_err() {
+                    break;
+                }
+            }
             Next::Idle => {}
             Next::End => break,
         }
@@ -158,9 +265,15 @@ pub fn run(args: Args) -> u8 {
         result = ingest.flush();
     }
     report!("dnstap-kit pdns: {}", ingest.counters.line());
-    if let Err(err) = result {
-        report!("dnstap-kit: {err}");
-        return exit::FAILURE;
+    if ingest.logs.skipped > 0 {
+        report!(
+            "dnstap-kit pdns: {} records from logs were stored already (delivered again): skipped",
+            ingest.logs.skipped
+        );
     }
-    feed.exit_code()
+    drop(ingest);
+    if let Err(err) = &result {
+        report!("dnstap-kit: {err}");
+    }
+    feed.finish(result.is_err())
 }

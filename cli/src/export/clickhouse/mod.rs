@@ -21,6 +21,8 @@ use self::counters::Counters;
 use self::sender::Sender;
 use crate::clickhouse::{self, Error, Server};
 use crate::exit;
+use crate::export::backoff::backoff;
+use crate::export::stats;
 use crate::feed::{self, Feed, Next};
 use crate::report::report;
 
@@ -75,7 +77,7 @@ fn wait_for_table(server: &Server, args: &Args, feed: &Feed) -> Result<Layout, S
                     );
                 }
                 attempt += 1;
-                let until = Instant::now() + sender::backoff(attempt);
+                let until = Instant::now() + backoff(attempt);
                 while Instant::now() < until {
                     if feed.stopping() {
                         return Err("stopped while waiting for ClickHouse".into());
@@ -88,13 +90,6 @@ fn wait_for_table(server: &Server, args: &Args, feed: &Feed) -> Result<Layout, S
     }
 }
 
-/// Prints the counters every `every` until `done` is dropped.
-fn report_every(every: Duration, counters: Arc<Counters>, done: mpsc::Receiver<()>) {
-    while let Err(mpsc::RecvTimeoutError::Timeout) = done.recv_timeout(every) {
-        report!("dnstap-kit export: {}", counters.line());
-    }
-}
-
 pub fn run(args: Args) -> u8 {
     let server = match Server::new(&args.url) {
         Ok(server) => server,
@@ -103,7 +98,7 @@ pub fn run(args: Args) -> u8 {
             return exit::FAILURE;
         }
     };
-    let mut feed = match Feed::start(&args.input) {
+    let mut feed = match Feed::start(&args.input, "export-clickhouse") {
         Ok(feed) => feed,
         Err(err) => {
             report!("dnstap-kit: {err}");
@@ -126,14 +121,11 @@ pub fn run(args: Args) -> u8 {
         counters: Arc::clone(&counters),
         max_retries: args.max_retries,
         unsettled: Vec::new(),
+        committer: feed.committer(),
     };
     let inserting = thread::spawn(move || sender.run(received));
-    let (stats_done, stats_wait) = mpsc::channel::<()>();
-    let reporting = (args.stats_interval > 0).then(|| {
-        let every = Duration::from_secs(args.stats_interval);
-        let counters = Arc::clone(&counters);
-        thread::spawn(move || report_every(every, counters, stats_wait))
-    });
+    let shown = Arc::clone(&counters);
+    let (stats_done, reporting) = stats::report_every(args.stats_interval, move || shown.line());
 
     let mut batcher = Batcher::new(
         layout,
@@ -141,11 +133,15 @@ pub fn run(args: Args) -> u8 {
         Duration::from_millis(args.batch_ms),
     );
     let mut sender_alive = true;
+    // The mark of the last frame in the batch: a log input's records are
+    // committed once their batch is inserted (or given up).
+    let mut mark = None;
     loop {
         match feed.next(TICK) {
-            Next::Frame(payload) => {
+            Next::Frame(frame) => {
                 Counters::add(&counters.records, 1);
-                match Entry::decode(&payload) {
+                mark = frame.mark.or(mark);
+                match Entry::decode(&frame.payload) {
                     Ok(entry) => {
                         batcher.add(&entry);
                         Counters::add(&counters.rows, 1);
@@ -157,14 +153,14 @@ pub fn run(args: Args) -> u8 {
             Next::Idle => {}
             Next::End => break,
         }
-        if batcher.is_due() && batches.send(batcher.take()).is_err() {
+        if batcher.is_due() && batches.send((batcher.take(), mark.take())).is_err() {
             sender_alive = false;
             break;
         }
     }
     let last = batcher.take();
-    if sender_alive && !last.is_empty() {
-        let _ = batches.send(last);
+    if sender_alive && (!last.is_empty() || mark.is_some()) {
+        let _ = batches.send((last, mark));
     }
     drop(batches);
     let sender_ended = inserting.join().is_ok();
@@ -173,8 +169,6 @@ pub fn run(args: Args) -> u8 {
         let _ = reporting.join();
     }
     report!("dnstap-kit export: {}", counters.line());
-    if !sender_ended || Counters::get(&counters.dropped) + Counters::get(&counters.unsettled) > 0 {
-        return exit::FAILURE;
-    }
-    feed.exit_code()
+    let lost = Counters::get(&counters.dropped) + Counters::get(&counters.unsettled);
+    feed.finish(!sender_ended || lost > 0)
 }

@@ -1,6 +1,6 @@
 //! The inserting thread: each batch's inserts in turn, while the next
 //! batch is encoded. A failed insert is tried again after a backoff that
-//! doubles up to [`MAX_BACKOFF`], at most `--max-retries` times, then its
+//! doubles up to 5 s (`export::backoff`), at most `--max-retries` times, then its
 //! rows are counted as dropped.
 //!
 //! No row goes in twice. Whether a failed insert went in is not known (the
@@ -21,23 +21,14 @@
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 use std::thread;
-use std::time::Duration;
 
 use super::batcher::Unit;
 use super::columns::Layout;
 use super::counters::Counters;
 use crate::clickhouse::{Error, Server};
+use crate::export::backoff::backoff;
+use crate::feed::{Committer, Mark};
 use crate::report::report;
-
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
-
-/// The wait before retry `attempt` (from 1).
-pub fn backoff(attempt: u32) -> Duration {
-    FIRST_BACKOFF
-        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
-        .min(MAX_BACKOFF)
-}
 
 pub struct Sender {
     pub server: Server,
@@ -46,6 +37,8 @@ pub struct Sender {
     pub max_retries: u32,
     /// Inserts given up that may be in the table.
     pub unsettled: Vec<Given>,
+    /// Commits each batch's log records once it is inserted or given up.
+    pub committer: Committer,
 }
 
 /// An insert given up, without its rows.
@@ -70,10 +63,13 @@ enum Done {
 
 impl Sender {
     /// Inserts every batch received, until the channel closes.
-    pub fn run(mut self, batches: Receiver<Vec<Unit>>) {
-        for batch in batches {
+    pub fn run(mut self, batches: Receiver<(Vec<Unit>, Option<Mark>)>) {
+        for (batch, mark) in batches {
             for unit in batch {
                 self.deliver(&unit);
+            }
+            if let Some(mark) = mark {
+                self.committer.commit(mark);
             }
         }
         self.settle();
@@ -211,19 +207,5 @@ impl Sender {
                 );
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_its_cap() {
-        assert_eq!(backoff(1), Duration::from_millis(100));
-        assert_eq!(backoff(2), Duration::from_millis(200));
-        assert_eq!(backoff(6), Duration::from_millis(3200));
-        assert_eq!(backoff(7), MAX_BACKOFF);
-        assert_eq!(backoff(u32::MAX), MAX_BACKOFF);
     }
 }

@@ -245,6 +245,27 @@ fn previous_sql(placeholder: fn(usize) -> String) -> String {
     )
 }
 
+/// How far `pdns ingest` has stored a log (`LogUrl::position_key`) for
+/// a consumer: the offset of the last record stored, per partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogPosition {
+    pub log: String,
+    pub consumer: String,
+    pub partition: u32,
+    pub offset: u64,
+}
+
+/// The table of [`LogPosition`]s, in the SQL stores: written in the
+/// transaction of the batch that holds the records, so that a record is
+/// counted once even when the log delivers it again.
+const POSITIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS pdns_log_position (
+    log text NOT NULL,
+    consumer text NOT NULL,
+    log_partition bigint NOT NULL,
+    log_offset bigint NOT NULL,
+    PRIMARY KEY (log, consumer, log_partition)
+)";
+
 /// What one engine does; [`merge`] builds the transaction from it.
 pub trait Backend {
     /// Starts a transaction.
@@ -255,6 +276,20 @@ pub trait Backend {
     /// that was first seen before `before`, the one seen last.
     fn previous(&mut self, key: &Key, before: i64) -> Result<Option<Row>>;
     fn commit(&mut self) -> Result<()>;
+    /// Whether the store keeps log positions with its batches (it has
+    /// transactions): then [`Backend::positions`] and
+    /// [`Backend::save_positions`] work.
+    fn keeps_positions(&self) -> bool {
+        false
+    }
+    /// The positions stored for `log` and `consumer`.
+    fn positions(&mut self, _log: &str, _consumer: &str) -> Result<Vec<LogPosition>> {
+        Ok(Vec::new())
+    }
+    /// Raises stored positions, inside the batch's transaction.
+    fn save_positions(&mut self, _positions: &[LogPosition]) -> Result<()> {
+        Ok(())
+    }
     /// The rows that match, in the filter's order.
     fn select(&mut self, filter: &Filter) -> Result<Vec<Row>>;
 }
@@ -294,13 +329,25 @@ pub fn is_delegation(rrtype: u16) -> bool {
     rrtype == Rtype::NS.to_int() || rrtype == Rtype::DS.to_int()
 }
 
-/// Merges a batch in one transaction; returns the keys it added.
-pub fn merge(backend: &mut dyn Backend, batch: &Batch) -> Result<Vec<NewKey>> {
+/// Merges a batch in one transaction, with the log positions it reaches;
+/// returns the keys it added.
+pub fn merge(
+    backend: &mut dyn Backend,
+    batch: &Batch,
+    positions: &[LogPosition],
+) -> Result<Vec<NewKey>> {
     let mut rows: Vec<(&Key, &Seen)> = batch.keys.iter().collect();
     // A fixed order: the same batch always touches rows in the same order.
     rows.sort_by(|a, b| a.0.cmp(b.0));
     backend.begin()?;
-    let fresh = backend.upsert(&rows)?;
+    let fresh = if rows.is_empty() {
+        Vec::new()
+    } else {
+        backend.upsert(&rows)?
+    };
+    if !positions.is_empty() {
+        backend.save_positions(positions)?;
+    }
     let mut added = Vec::new();
     for ((key, seen), fresh) in rows.into_iter().zip(fresh) {
         if !fresh {

@@ -9,8 +9,8 @@ use postgres::types::ToSql;
 use postgres::{Client, NoTls};
 
 use super::{
-    Backend, COLUMNS, Filter, Param, Result, Row, SCHEMA_VERSION, StoreError, check_version,
-    previous_sql,
+    Backend, COLUMNS, Filter, LogPosition, POSITIONS_TABLE, Param, Result, Row, SCHEMA_VERSION,
+    StoreError, check_version, previous_sql,
 };
 use crate::pdns::aggregate::{Key, Seen};
 
@@ -154,6 +154,38 @@ impl Backend for PostgresStore {
 
     fn commit(&mut self) -> Result<()> {
         self.client.batch_execute("COMMIT")?;
+        Ok(())
+    }
+
+    fn keeps_positions(&self) -> bool {
+        true
+    }
+
+    fn positions(&mut self, log: &str, consumer: &str) -> Result<Vec<LogPosition>> {
+        self.client.batch_execute(POSITIONS_TABLE)?;
+        let rows = self.client.query(
+            "SELECT log_partition, log_offset FROM pdns_log_position WHERE log = $1 AND consumer = $2",
+            &[&log, &consumer],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|row| LogPosition {
+                log: log.to_string(),
+                consumer: consumer.to_string(),
+                partition: row.get::<_, i64>(0) as u32,
+                offset: row.get::<_, i64>(1) as u64,
+            })
+            .collect())
+    }
+
+    fn save_positions(&mut self, positions: &[LogPosition]) -> Result<()> {
+        for p in positions {
+            self.client.execute(
+                "INSERT INTO pdns_log_position (log, consumer, log_partition, log_offset) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (log, consumer, log_partition) DO UPDATE SET log_offset = greatest(pdns_log_position.log_offset, excluded.log_offset)",
+                &[&p.log, &p.consumer, &i64::from(p.partition), &(p.offset as i64)],
+            )?;
+        }
         Ok(())
     }
 

@@ -9,8 +9,8 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 
 use super::{
-    Backend, COLUMNS, Filter, Param, Result, Row, SCHEMA_VERSION, StoreError, check_version,
-    previous_sql,
+    Backend, COLUMNS, Filter, LogPosition, POSITIONS_TABLE, Param, Result, Row, SCHEMA_VERSION,
+    StoreError, check_version, previous_sql,
 };
 use crate::pdns::aggregate::{Key, Seen};
 
@@ -181,6 +181,39 @@ impl Backend for SqliteStore {
 
     fn commit(&mut self) -> Result<()> {
         self.connection.execute_batch("COMMIT")?;
+        Ok(())
+    }
+
+    fn keeps_positions(&self) -> bool {
+        true
+    }
+
+    fn positions(&mut self, log: &str, consumer: &str) -> Result<Vec<LogPosition>> {
+        self.connection.execute_batch(POSITIONS_TABLE)?;
+        let mut statement = self.connection.prepare(
+            "SELECT log_partition, log_offset FROM pdns_log_position WHERE log = ?1 AND consumer = ?2",
+        )?;
+        let rows = statement
+            .query_map(params![log, consumer], |row| {
+                Ok(LogPosition {
+                    log: log.to_string(),
+                    consumer: consumer.to_string(),
+                    partition: row.get(0)?,
+                    offset: row.get::<_, i64>(1)? as u64,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn save_positions(&mut self, positions: &[LogPosition]) -> Result<()> {
+        let mut save = self.connection.prepare_cached(
+            "INSERT INTO pdns_log_position (log, consumer, log_partition, log_offset) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (log, consumer, log_partition) DO UPDATE SET log_offset = max(log_offset, excluded.log_offset)",
+        )?;
+        for p in positions {
+            save.execute(params![p.log, p.consumer, p.partition, p.offset as i64])?;
+        }
         Ok(())
     }
 
