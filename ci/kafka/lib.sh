@@ -60,13 +60,7 @@ start_broker() {
     wait_until 30 "Tansu listening" while_running broker listening tcp "$KAFKA_PORT"
 }
 
-kill_broker() {
-    local pid
-    pid=$(pid_of broker)
-    kill -KILL "$pid"
-    wait "$pid" 2>/dev/null || true # reaped here, not reported by the shell
-    forget broker
-}
+kill_broker() { kill_now broker; }
 
 create_topic() {
     "$tansu" topic create --broker "tcp://$broker" --partitions "$2" "$1" >>"$work/topics.log" 2>&1 ||

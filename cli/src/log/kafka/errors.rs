@@ -2,7 +2,13 @@
 //! after finding the leader or coordinator again ([`LogError::Unavailable`]),
 //! or not ([`LogError::Refused`]).
 
+use super::wire::Malformed;
 use crate::log::LogError;
+
+/// A response of `api` that does not parse: the connection is suspect.
+pub fn malformed(api: &str) -> impl Fn(Malformed) -> LogError + '_ {
+    move |err| LogError::Unavailable(format!("{api}: {err}"))
+}
 
 /// The codes this client meets, by name; others are shown by number.
 fn name(code: i16) -> &'static str {

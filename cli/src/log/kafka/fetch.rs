@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use super::errors;
-use super::wire::{Malformed, Reader, Writer};
+use super::group;
+use super::wire::{Reader, Writer};
 use crate::log::LogError;
 
 /// Bytes per partition and per response: a batch larger than the
@@ -56,25 +57,14 @@ pub fn earliest_response(
     topic: &str,
     partitions: &[i32],
 ) -> Result<Vec<i64>, LogError> {
-    let malformed = |err: Malformed| LogError::Unavailable(format!("ListOffsets: {err}"));
     let topics = Reader::new(body)
-        .array(|r| {
-            let name = r.string()?.unwrap_or_default();
-            Ok((
-                name,
-                r.array(|r| Ok((r.i32()?, r.i16()?, r.i64()?, r.i64()?)))?,
-            ))
+        .topics(|r| {
+            let (index, error) = (r.i32()?, r.i16()?);
+            r.i64()?; // timestamp
+            Ok((index, r.i64()?, error))
         })
-        .map_err(malformed)?;
-    let mut earliest = vec![-1; partitions.len()];
-    for (_, answers) in topics.iter().filter(|(name, _)| name == topic) {
-        for &(index, error, _timestamp, offset) in answers {
-            errors::check(error, &format!("earliest offset of {topic}/{index}"))?;
-            if let Some(at) = partitions.iter().position(|&p| p == index) {
-                earliest[at] = offset;
-            }
-        }
-    }
+        .map_err(errors::malformed("ListOffsets"))?;
+    let earliest = group::offsets_asked(&topics, topic, partitions, "earliest offset")?;
     if earliest.contains(&-1) {
         return Err(LogError::Unavailable(format!(
             "ListOffsets: {topic}: partitions missing"
@@ -84,26 +74,22 @@ pub fn earliest_response(
 }
 
 pub fn response(body: &[u8], topic: &str) -> Result<Vec<PartitionData>, LogError> {
-    let malformed = |err: Malformed| LogError::Unavailable(format!("Fetch: {err}"));
+    let malformed = errors::malformed("Fetch");
     let mut r = Reader::new(body);
-    r.i32().map_err(malformed)?; // throttle_time_ms
+    r.i32().map_err(&malformed)?; // throttle_time_ms
     let topics = r
-        .array(|r| {
-            let name = r.string()?.unwrap_or_default();
-            let partitions = r.array(|r| {
-                let partition = r.i32()?;
-                let error = r.i16()?;
-                r.i64()?; // high_watermark: not trusted, not needed
-                r.i64()?; // last_stable_offset
-                r.array(|r| Ok((r.i64()?, r.i64()?)))?; // aborted_transactions
-                let records = r.bytes()?.unwrap_or_default().to_vec();
-                Ok(PartitionData {
-                    partition,
-                    error,
-                    records,
-                })
-            })?;
-            Ok((name, partitions))
+        .topics(|r| {
+            let partition = r.i32()?;
+            let error = r.i16()?;
+            r.i64()?; // high_watermark: not trusted, not needed
+            r.i64()?; // last_stable_offset
+            r.array(|r| Ok((r.i64()?, r.i64()?)))?; // aborted_transactions
+            let records = r.bytes()?.unwrap_or_default().to_vec();
+            Ok(PartitionData {
+                partition,
+                error,
+                records,
+            })
         })
         .map_err(malformed)?;
     Ok(topics

@@ -5,7 +5,7 @@
 //! while no member joined the group. One consumer reads every partition.
 
 use super::errors;
-use super::wire::{Malformed, Reader, Writer};
+use super::wire::{Reader, Writer};
 use crate::log::LogError;
 
 /// key, key_type 0 (a group).
@@ -17,11 +17,11 @@ pub fn find_coordinator_request(group: &str) -> Vec<u8> {
 
 /// The coordinator's `host:port`.
 pub fn find_coordinator_response(body: &[u8], group: &str) -> Result<String, LogError> {
-    let malformed = |err: Malformed| LogError::Unavailable(format!("FindCoordinator: {err}"));
+    let malformed = errors::malformed("FindCoordinator");
     let mut r = Reader::new(body);
-    r.i32().map_err(malformed)?; // throttle_time_ms
-    let error = r.i16().map_err(malformed)?;
-    let message = r.string().map_err(malformed)?;
+    r.i32().map_err(&malformed)?; // throttle_time_ms
+    let error = r.i16().map_err(&malformed)?;
+    let message = r.string().map_err(&malformed)?;
     errors::check(
         error,
         &format!(
@@ -29,9 +29,9 @@ pub fn find_coordinator_response(body: &[u8], group: &str) -> Result<String, Log
             message.map(|m| format!(" ({m})")).unwrap_or_default()
         ),
     )?;
-    r.i32().map_err(malformed)?; // node_id
-    let host = r.string().map_err(malformed)?.unwrap_or_default();
-    let port = r.i32().map_err(malformed)?;
+    r.i32().map_err(&malformed)?; // node_id
+    let host = r.string().map_err(&malformed)?.unwrap_or_default();
+    let port = r.i32().map_err(&malformed)?;
     let host = if host.contains(':') {
         format!("[{host}]")
     } else {
@@ -58,35 +58,44 @@ pub fn offset_fetch_response(
     topic: &str,
     partitions: usize,
 ) -> Result<Vec<i64>, LogError> {
-    let malformed = |err: Malformed| LogError::Unavailable(format!("OffsetFetch: {err}"));
+    let malformed = errors::malformed("OffsetFetch");
     let mut r = Reader::new(body);
-    r.i32().map_err(malformed)?; // throttle_time_ms
+    r.i32().map_err(&malformed)?; // throttle_time_ms
     let topics = r
-        .array(|r| {
-            let name = r.string()?.unwrap_or_default();
-            let partitions = r.array(|r| {
-                let index = r.i32()?;
-                let offset = r.i64()?;
-                r.string()?; // metadata
-                Ok((index, offset, r.i16()?))
-            })?;
-            Ok((name, partitions))
+        .topics(|r| {
+            let index = r.i32()?;
+            let offset = r.i64()?;
+            r.string()?; // metadata
+            Ok((index, offset, r.i16()?))
         })
-        .map_err(malformed)?;
-    errors::check(r.i16().map_err(malformed)?, "OffsetFetch")?;
-    let mut committed = vec![-1; partitions];
+        .map_err(&malformed)?;
+    errors::check(r.i16().map_err(&malformed)?, "OffsetFetch")?;
+    let asked: Vec<i32> = (0..partitions as i32).collect();
+    offsets_asked(&topics, topic, &asked, "committed offset")
+}
+
+/// Each topic's (partition, offset, error) answers.
+pub type OffsetAnswers = [(String, Vec<(i32, i64, i16)>)];
+
+/// The offsets that (partition, offset, error) answers give for the
+/// partitions `asked` of `topic`, in the order asked, -1 where none came;
+/// an error for one of them is the error.
+pub fn offsets_asked(
+    topics: &OffsetAnswers,
+    topic: &str,
+    asked: &[i32],
+    what: &str,
+) -> Result<Vec<i64>, LogError> {
+    let mut offsets = vec![-1; asked.len()];
     for (_, answers) in topics.iter().filter(|(name, _)| name == topic) {
         for &(index, offset, error) in answers {
-            errors::check(error, &format!("committed offset of {topic}/{index}"))?;
-            if let Some(slot) = usize::try_from(index)
-                .ok()
-                .and_then(|i| committed.get_mut(i))
-            {
-                *slot = offset;
+            errors::check(error, &format!("{what} of {topic}/{index}"))?;
+            if let Some(at) = asked.iter().position(|&p| p == index) {
+                offsets[at] = offset;
             }
         }
     }
-    Ok(committed)
+    Ok(offsets)
 }
 
 /// group_id, generation_id -1, member_id "", retention_time_ms -1 (the
@@ -106,15 +115,10 @@ pub fn offset_commit_request(group: &str, topic: &str, offsets: &[(i32, i64)]) -
 }
 
 pub fn offset_commit_response(body: &[u8]) -> Result<(), LogError> {
-    let malformed = |err: Malformed| LogError::Unavailable(format!("OffsetCommit: {err}"));
+    let malformed = errors::malformed("OffsetCommit");
     let mut r = Reader::new(body);
-    r.i32().map_err(malformed)?; // throttle_time_ms
-    let topics = r
-        .array(|r| {
-            let name = r.string()?.unwrap_or_default();
-            Ok((name, r.array(|r| Ok((r.i32()?, r.i16()?)))?))
-        })
-        .map_err(malformed)?;
+    r.i32().map_err(&malformed)?; // throttle_time_ms
+    let topics = r.topics(|r| Ok((r.i32()?, r.i16()?))).map_err(&malformed)?;
     for (name, partitions) in &topics {
         for (index, error) in partitions {
             errors::check(*error, &format!("commit of {name}/{index}"))?;

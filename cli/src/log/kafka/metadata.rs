@@ -1,7 +1,7 @@
 //! Metadata v4: the brokers and, for one topic, each partition's leader.
 
 use super::errors;
-use super::wire::{Malformed, Reader, Writer};
+use super::wire::{Reader, Writer};
 use crate::log::LogError;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -39,9 +39,9 @@ struct Partition {
 }
 
 pub fn response(body: &[u8], topic: &str) -> Result<Metadata, LogError> {
-    let malformed = |err: Malformed| LogError::Unavailable(format!("Metadata: {err}"));
+    let malformed = errors::malformed("Metadata");
     let mut r = Reader::new(body);
-    r.i32().map_err(malformed)?; // throttle_time_ms
+    r.i32().map_err(&malformed)?; // throttle_time_ms
     let brokers = r
         .array(|r| {
             let id = r.i32()?;
@@ -56,9 +56,9 @@ pub fn response(body: &[u8], topic: &str) -> Result<Metadata, LogError> {
             };
             Ok((id, format!("{host}:{port}")))
         })
-        .map_err(malformed)?;
-    r.string().map_err(malformed)?; // cluster_id
-    r.i32().map_err(malformed)?; // controller_id
+        .map_err(&malformed)?;
+    r.string().map_err(&malformed)?; // cluster_id
+    r.i32().map_err(&malformed)?; // controller_id
     let topics = r
         .array(|r| {
             let error = r.i16()?;
@@ -76,7 +76,7 @@ pub fn response(body: &[u8], topic: &str) -> Result<Metadata, LogError> {
             })?;
             Ok((error, name, partitions))
         })
-        .map_err(malformed)?;
+        .map_err(&malformed)?;
     let (error, _, mut partitions) = topics
         .into_iter()
         .find(|(_, name, _)| name == topic)

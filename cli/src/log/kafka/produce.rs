@@ -2,7 +2,7 @@
 //! in-sync replica (acks = -1) before the broker answers.
 
 use super::errors;
-use super::wire::{Malformed, Reader, Writer};
+use super::wire::{Reader, Writer};
 use crate::log::LogError;
 
 /// How long the broker may wait for its replicas, in milliseconds.
@@ -24,21 +24,15 @@ pub fn request(topic: &str, batches: &[(i32, Vec<u8>)]) -> Vec<u8> {
 
 /// `Ok` once every partition of the request answered without error.
 pub fn response(body: &[u8], topic: &str, partitions: usize) -> Result<(), LogError> {
-    let malformed = |err: Malformed| LogError::Unavailable(format!("Produce: {err}"));
-    let mut r = Reader::new(body);
-    let answers = r
-        .array(|r| {
-            let name = r.string()?.unwrap_or_default();
-            let partitions = r.array(|r| {
-                let index = r.i32()?;
-                let error = r.i16()?;
-                r.i64()?; // base_offset
-                r.i64()?; // log_append_time
-                Ok((index, error))
-            })?;
-            Ok((name, partitions))
+    let answers = Reader::new(body)
+        .topics(|r| {
+            let index = r.i32()?;
+            let error = r.i16()?;
+            r.i64()?; // base_offset
+            r.i64()?; // log_append_time
+            Ok((index, error))
         })
-        .map_err(malformed)?;
+        .map_err(errors::malformed("Produce"))?;
     let mut answered = 0;
     for (name, results) in answers.iter().filter(|(name, _)| name == topic) {
         for (index, error) in results {

@@ -179,6 +179,18 @@ impl<'a> Reader<'a> {
         (0..n).map(|_| each(self)).collect()
     }
 
+    /// The `[topic [partition]]` arrays of every per-partition response:
+    /// each topic's name and its partitions, each read by `each`.
+    pub fn topics<T>(
+        &mut self,
+        mut each: impl FnMut(&mut Self) -> Result<T, Malformed>,
+    ) -> Result<Vec<(String, Vec<T>)>, Malformed> {
+        self.array(|r| {
+            let name = r.string()?.unwrap_or_default();
+            Ok((name, r.array(&mut each)?))
+        })
+    }
+
     pub fn varint(&mut self) -> Result<i64, Malformed> {
         let mut z: u64 = 0;
         for shift in (0..70).step_by(7) {
