@@ -245,6 +245,146 @@ impl Consumer for KafkaConsumer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::kafka::compression::Compression;
+    use crate::log::kafka::fake::{self, Fake};
+    use crate::log::kafka::wire::{Reader, Writer};
+    use std::sync::{Arc, Mutex, OnceLock};
+
+    /// A partition 0 of five records, "r0".."r4": each fetch gets the
+    /// batch of its offset onward (two records at most); commits and
+    /// fetch offsets are kept in `seen`.
+    fn broker(seen: Arc<Mutex<Vec<String>>>) -> Fake {
+        let addr = Arc::new(OnceLock::<String>::new());
+        let known = Arc::clone(&addr);
+        let fake = Fake::start(move |key, body| {
+            let mut w = Writer::default();
+            let mut r = Reader::new(body);
+            match key {
+                3 => return fake::metadata(known.get().unwrap(), "t", 1),
+                10 => {
+                    w.i32(0).i16(0).null_string().i32(1);
+                    let (host, port) = known.get().unwrap().rsplit_once(':').unwrap();
+                    w.string(host).i32(port.parse().unwrap());
+                }
+                9 => {
+                    w.i32(0)
+                        .i32(1)
+                        .string("t")
+                        .i32(1)
+                        .i32(0)
+                        .i64(-1)
+                        .null_string()
+                        .i16(0)
+                        .i16(0);
+                }
+                2 => {
+                    w.i32(1).string("t").i32(1).i32(0).i16(0).i64(-1).i64(0);
+                }
+                1 => {
+                    r.take(4 + 4 + 4 + 4 + 1 + 4).unwrap();
+                    r.string().unwrap();
+                    r.take(4 + 4).unwrap();
+                    let offset = r.i64().unwrap();
+                    seen.lock().unwrap().push(format!("fetch {offset}"));
+                    let values: Vec<Vec<u8>> = (offset..5.min(offset + 2))
+                        .map(|i| format!("r{i}").into_bytes())
+                        .collect();
+                    let records: Vec<(Option<&[u8]>, &[u8])> =
+                        values.iter().map(|v| (None, v.as_slice())).collect();
+                    let mut set = if records.is_empty() {
+                        Vec::new()
+                    } else {
+                        batch::encode(&records, 0, Compression::None)
+                    };
+                    if !set.is_empty() {
+                        set[..8].copy_from_slice(&offset.to_be_bytes());
+                    }
+                    w.i32(0)
+                        .i32(1)
+                        .string("t")
+                        .i32(1)
+                        .i32(0)
+                        .i16(0)
+                        .i64(5)
+                        .i64(5)
+                        .i32(-1)
+                        .bytes(&set);
+                }
+                8 => {
+                    r.string().unwrap();
+                    r.take(4).unwrap();
+                    r.string().unwrap();
+                    r.take(8 + 4).unwrap();
+                    r.string().unwrap();
+                    r.take(4 + 4).unwrap();
+                    seen.lock()
+                        .unwrap()
+                        .push(format!("commit {}", r.i64().unwrap()));
+                    w.i32(0).i32(1).string("t").i32(1).i32(0).i16(0);
+                }
+                _ => unreachable!("api {key}"),
+            }
+            w.buf
+        });
+        addr.set(fake.addr.clone()).unwrap();
+        fake
+    }
+
+    #[test]
+    fn records_are_numbered_and_committed_per_partition() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let fake = broker(Arc::clone(&seen));
+        let mut consumer = KafkaConsumer {
+            cluster: Cluster::new(vec![fake.addr.clone()], "t".into()),
+            group: "g".into(),
+            coordinator: None,
+            positions: Vec::new(),
+            handed: VecDeque::new(),
+            last_seq: 0,
+        };
+        let values = |records: Vec<Incoming>| -> Vec<(u64, String)> {
+            records
+                .into_iter()
+                .map(|r| {
+                    // Record rN is at offset N of partition 0: seq N + 1.
+                    let offset = r.seq - 1;
+                    assert_eq!(
+                        r.position,
+                        Position {
+                            partition: 0,
+                            offset
+                        }
+                    );
+                    (r.seq, String::from_utf8(r.value).unwrap())
+                })
+                .collect()
+        };
+        let wait = Duration::from_millis(10);
+        assert_eq!(
+            values(consumer.poll(wait).unwrap()),
+            [(1, "r0".into()), (2, "r1".into())]
+        );
+        consumer.commit(1).unwrap();
+        // Connections and leaders forgotten, as after a failure: the next
+        // poll finds them again and goes on from where this consumer is,
+        // not from the commit (nothing handed out twice); a commit with
+        // nothing new sends nothing.
+        consumer.cluster.reset();
+        assert_eq!(
+            values(consumer.poll(wait).unwrap()),
+            [(3, "r2".into()), (4, "r3".into())]
+        );
+        consumer.commit(4).unwrap();
+        consumer.commit(4).unwrap();
+        assert_eq!(values(consumer.poll(wait).unwrap()), [(5, "r4".into())]);
+        assert!(consumer.poll(wait).unwrap().is_empty());
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                "fetch 0", "commit 1", "fetch 2", "commit 4", "fetch 4", "fetch 5"
+            ]
+        );
+    }
 
     #[test]
     fn commits_the_offset_after_the_last_record_per_partition() {

@@ -20,6 +20,8 @@ mod connection;
 mod consumer;
 mod crc32c;
 mod errors;
+#[cfg(test)]
+mod fake;
 mod fetch;
 mod group;
 mod metadata;

@@ -104,6 +104,54 @@ impl Producer for KafkaProducer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::kafka::fake::{self, Fake};
+    use crate::log::kafka::wire::Writer;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[test]
+    fn a_leader_change_is_unavailable_then_found_again() {
+        // The first produce is refused with NOT_LEADER_OR_FOLLOWER (6).
+        let produces = AtomicU32::new(0);
+        let addr = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
+        let known = std::sync::Arc::clone(&addr);
+        let broker = Fake::start(move |key, _| match key {
+            3 => fake::metadata(known.get().unwrap(), "t", 2),
+            0 => {
+                let error = if produces.fetch_add(1, Ordering::SeqCst) == 0 {
+                    6
+                } else {
+                    0
+                };
+                let mut w = Writer::default();
+                w.array(&["t"], |w, t| {
+                    w.string(t).array(&[0], |w, p| {
+                        w.i32(*p).i16(error).i64(0).i64(-1);
+                    });
+                })
+                .i32(0);
+                w.buf
+            }
+            _ => unreachable!("api {key}"),
+        });
+        addr.set(broker.addr.clone()).unwrap();
+        let mut producer = KafkaProducer {
+            cluster: Cluster::new(vec![broker.addr.clone()], "t".into()),
+            compression: Compression::None,
+            next_partition: 0,
+        };
+        let records = [Outgoing {
+            id: 1,
+            key: None,
+            value: b"v",
+        }];
+        assert!(
+            matches!(producer.publish(&records), Err(LogError::Unavailable(why)) if why.contains("NOT_LEADER"))
+        );
+        assert!(producer.publish(&records).is_ok());
+        // Connect, ApiVersions, Metadata, Produce; after the error the
+        // connection and the leaders are forgotten: all again.
+        assert_eq!(broker.log(), [-1, 18, 3, 0, -1, 18, 3, 0]);
+    }
 
     #[test]
     fn batches_are_cut_by_size() {
