@@ -1,15 +1,17 @@
 # shellcheck shell=bash
-# Shared by ci/kafka-check and ci/bench-kafka (sourced, not run), on
-# ci/lib/proc.sh: dnstap-kit (`kit`), the run directory, and a Kafka-protocol
-# broker: Tansu (pure Rust, from the Rust crate registry) with its SQLite
-# storage (libSQL) in a file of the run directory, so that what it holds
-# survives a kill -9 and a restart. Tansu's PostgreSQL storage needs a
-# schema that its crate does not ship; its SQLite storage makes its own.
+# A Kafka-protocol broker on loopback for ci/kafka-check and ci/bench-log
+# (sourced, not run), on ci/lib/proc.sh and ci/lib/build.sh: Tansu (pure
+# Rust, from the Rust crate registry) with its SQLite storage (libSQL) in a
+# file of the run directory, so that what it holds survives a kill -9 and a
+# restart. Tansu's PostgreSQL storage needs a schema that its crate does
+# not ship; its SQLite storage makes its own.
 #
 #   tansu_bin               Tansu, built once (cargo install, ~20 min cold)
 #                           and cached under $DNSTAP_KIT_CACHE by version
-#   start_broker            on 127.0.0.1:$KAFKA_PORT, data in $work/kafka,
-#                           kept across restarts
+#   start_kafka PORT        Tansu built if need be ($tansu), $broker set to
+#                           127.0.0.1:PORT, then start_broker
+#   start_broker            (re)starts it, data in $work/kafka, kept across
+#                           restarts
 #   kill_broker             kill -9, reaped
 #   create_topic NAME N     a topic of N partitions
 
@@ -17,9 +19,6 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/proc.sh"
 # shellcheck source=ci/lib/build.sh
 source "$repo/ci/lib/build.sh"
-# shellcheck disable=SC2034 # used by the scripts that source this file
-kit=$(kit_bin)
-init_work
 
 TANSU_VERSION=0.6.0
 # Only the SQLite storage: the others (S3, PostgreSQL, lakes) are not used.
@@ -48,8 +47,11 @@ install_tansu() {
     echo $((SECONDS - started)) >"$dir/build-seconds"
 }
 
-tansu=$(tansu_bin) || die "Tansu $TANSU_VERSION could not be built"
-broker=127.0.0.1:$KAFKA_PORT
+start_kafka() {
+    KAFKA_PORT=$1 broker=127.0.0.1:$1
+    tansu=$(tansu_bin) || die "Tansu $TANSU_VERSION could not be built"
+    start_broker
+}
 
 start_broker() {
     mkdir -p "$work/kafka"

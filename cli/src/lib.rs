@@ -19,13 +19,11 @@
 //!   per dnstap frame, as outputs of `export` and inputs of the readers.
 //! - `feed`: the inputs of the batching commands, read on a thread;
 //!   `log_input`: a log as an input of any reading command.
-//! - [`consume`]: a log's records as hex lines (hidden, for the tests).
 //! - [`exit`]: the exit codes; `report`: messages on stderr.
 
 pub mod capture;
 pub mod check;
 pub mod clickhouse;
-pub mod consume;
 pub mod decode;
 pub mod exit;
 pub mod export;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use dnstap_kit::{capture, check, consume, export, pdns, read, schema};
+use dnstap_kit::{capture, check, export, pdns, read, schema};
 
 #[derive(Parser)]
 #[command(
@@ -27,15 +27,12 @@ enum Command {
     Check(check::Args),
     /// Passive DNS: store resolver responses under the bailiwick rule, and query them.
     Pdns(pdns::Args),
-    /// Send dnstap records to another store: ClickHouse, Kafka.
+    /// Send dnstap records to another store: ClickHouse, Kafka, NATS.
     #[command(subcommand)]
     Export(export::Command),
     /// Print the DDL of the tables export and pdns use in ClickHouse.
     #[command(subcommand)]
     Schema(schema::Command),
-    /// Print a log's records as hex lines, committing them (for the tests).
-    #[command(hide = true)]
-    Consume(consume::Args),
 }
 
 fn main() -> ExitCode {
@@ -46,7 +43,6 @@ fn main() -> ExitCode {
         Command::Pdns(args) => pdns::run(args),
         Command::Export(args) => export::run(args),
         Command::Schema(args) => schema::run(args),
-        Command::Consume(args) => consume::run(args),
     };
     ExitCode::from(code)
 }

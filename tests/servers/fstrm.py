@@ -14,9 +14,6 @@ library only). unbound_tap.py and knot_taps.py build on it.
                                    here from the protobuf wire format, Policy
                                    (which neither Debian reader decodes)
                                    included
-  fstrm.py hex FILE                each data frame as a line of hex, in order
-                                   (as `dnstap-kit consume` prints a log's
-                                   records)
   fstrm.py send DEST FILE [CA]     a bidirectional writer: READY, ACCEPT, the
                                    file (START ... STOP) as fast as the
                                    collector at DEST (a unix socket path, or
@@ -370,8 +367,6 @@ def main(argv):
     elif len(argv) == 3 and argv[1] == "json":
         for rec in records(argv[2]):
             print(json.dumps(rec))
-    elif len(argv) == 3 and argv[1] == "hex":
-        sys.stdout.writelines(p.hex() + "\n" for p in payloads(argv[2]))
     elif len(argv) in (4, 5) and argv[1] == "send":
         send(*argv[2:])
     elif len(argv) == 4 and argv[1] == "receive":
