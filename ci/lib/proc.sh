@@ -115,7 +115,7 @@ track() { procs[$1]=$2; }
 
 pid_of() { echo "${procs[$1]:?"$script: no process $1"}"; }
 
-running() { kill -0 "${procs[$1]:-0}" 2>/dev/null; }
+running() { [[ -n ${procs[$1]:-} ]] && kill -0 "${procs[$1]}" 2>/dev/null; }
 
 forget() { unset "procs[$1]"; }
 
