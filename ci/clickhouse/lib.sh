@@ -65,10 +65,4 @@ start_clickhouse() {
     wait_until 30 "clickhouse-server answering" while_running clickhouse ch_ready
 }
 
-kill_clickhouse() {
-    local pid
-    pid=$(pid_of clickhouse)
-    kill -KILL "$pid"
-    wait "$pid" 2>/dev/null || true # reaped here, not reported by the shell
-    forget clickhouse
-}
+kill_clickhouse() { kill_now clickhouse; }

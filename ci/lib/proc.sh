@@ -13,6 +13,8 @@
 #   spawn NAME CMD...       CMD in the background, its output in $work/NAME.log
 #   track NAME PID          a process started otherwise, stopped the same way
 #   pid_of NAME; running NAME; forget NAME (after the caller waited for it)
+#   kill_now NAME           kill -9 (a crash), reaped without the shell's
+#                           report, forgotten
 #   halt NAME [SIGNAL [SECS]]   SIGCONT, SIGNAL (TERM), then at most SECS (10)
 #                           for it to end; fails if it had to be killed or had
 #                           already ended
@@ -113,11 +115,19 @@ track() { procs[$1]=$2; }
 
 pid_of() { echo "${procs[$1]:?"$script: no process $1"}"; }
 
-running() { kill -0 "${procs[$1]:-0}" 2>/dev/null; }
+running() { [[ -n ${procs[$1]:-} ]] && kill -0 "${procs[$1]}" 2>/dev/null; }
 
 forget() { unset "procs[$1]"; }
 
 gone() { ! kill -0 "$1" 2>/dev/null; }
+
+kill_now() {
+    local pid
+    pid=$(pid_of "$1")
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null || true
+    forget "$1"
+}
 
 halt() {
     local name=$1 signal=${2:-TERM} secs=${3:-10} pid

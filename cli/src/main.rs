@@ -27,7 +27,7 @@ enum Command {
     Check(check::Args),
     /// Passive DNS: store resolver responses under the bailiwick rule, and query them.
     Pdns(pdns::Args),
-    /// Send dnstap records to another store: ClickHouse.
+    /// Send dnstap records to another store: ClickHouse, Kafka, NATS.
     #[command(subcommand)]
     Export(export::Command),
     /// Print the DDL of the tables export and pdns use in ClickHouse.

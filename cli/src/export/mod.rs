@@ -2,11 +2,12 @@
 //!
 //! - [`clickhouse`]: the query log, one row per message, over ClickHouse's
 //!   HTTP interface.
-//! - [`nats`] (and Kafka's, on the same [`log`] loop): one record per
-//!   dnstap frame into a replicated log.
+//! - [`nats`], [`kafka`]: one record per dnstap frame into a replicated
+//!   log, on the same [`log`] loop.
 
 pub mod backoff;
 pub mod clickhouse;
+pub mod kafka;
 pub mod log;
 pub mod nats;
 mod stats;
@@ -15,6 +16,8 @@ mod stats;
 pub enum Command {
     /// Insert one row per dnstap message into a ClickHouse table (RowBinary over HTTP).
     Clickhouse(clickhouse::Args),
+    /// Publish one record per dnstap frame to a Kafka topic, acknowledged by all in-sync replicas.
+    Kafka(kafka::Args),
     /// Publish one record per dnstap frame to a NATS JetStream subject.
     Nats(nats::Args),
 }
@@ -22,6 +25,7 @@ pub enum Command {
 pub fn run(command: Command) -> u8 {
     match command {
         Command::Clickhouse(args) => clickhouse::run(args),
+        Command::Kafka(args) => kafka::run(args),
         Command::Nats(args) => nats::run(args),
     }
 }

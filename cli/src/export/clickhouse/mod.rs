@@ -8,7 +8,7 @@
 mod batcher;
 mod columns;
 mod counters;
-mod sender;
+pub(crate) mod sender;
 
 use std::sync::Arc;
 use std::sync::mpsc;
