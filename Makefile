@@ -15,7 +15,8 @@ CBINDGEN   ?= cbindgen
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 SONAME  := libdnstap.so.1
-RELEASE := target/release
+# cargo builds into $(CARGO_TARGET_DIR) when it is set.
+RELEASE := $(or $(CARGO_TARGET_DIR),target)/release
 
 .PHONY: all build install uninstall header schema test clean
 

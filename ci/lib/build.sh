@@ -83,15 +83,15 @@ build_into() {
     prune_builds "$name-$version"
 }
 
-# prune_builds PREFIX: keeps the BUILDS_KEPT most recently used builds
-# named PREFIX-KEY (several are live at once: Knot's static and shared
-# flavours, worktrees on other library sources) and removes the rest, and
-# failed builds.
+# prune_builds PREFIX [DIR]: keeps the BUILDS_KEPT most recently used
+# builds named PREFIX-KEY in DIR (default: the cache's builds/; several are
+# live at once: Knot's static and shared flavours, worktrees on other
+# library sources) and removes the rest, and failed builds.
 BUILDS_KEPT=4
 prune_builds() {
-    local old
-    find "$DNSTAP_KIT_CACHE/builds" -mindepth 1 -maxdepth 1 -name "$1-*.failed.*" -exec rm -rf {} +
-    find "$DNSTAP_KIT_CACHE/builds" -mindepth 2 -maxdepth 2 -path "*/$1-*/.done" -printf '%T@ %h\n' |
+    local old dir=${2:-$DNSTAP_KIT_CACHE/builds}
+    find "$dir" -mindepth 1 -maxdepth 1 -name "$1-*.failed.*" -exec rm -rf {} +
+    find "$dir" -mindepth 2 -maxdepth 2 -path "*/$1-*/.done" -printf '%T@ %h\n' |
         sort -rn | tail -n +$((BUILDS_KEPT + 1)) | while read -r _ old; do
         rm -rf "$old" "$old.lock"
     done
