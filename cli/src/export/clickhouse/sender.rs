@@ -89,7 +89,7 @@ impl Sender {
                 Counters::add(&self.counters.retries, 1);
                 thread::sleep(backoff(attempt));
             }
-            match self.attempt(unit, &given, attempt > 0) {
+            match self.attempt(unit, &given, &query_id, attempt > 0) {
                 Ok(done) => {
                     self.delivered(unit, &query_id, done, attempt);
                     return self.settle();
@@ -130,8 +130,7 @@ impl Sender {
     fn settle(&mut self) {
         let mut unsettled = std::mem::take(&mut self.unsettled).into_iter();
         for given in unsettled.by_ref() {
-            let query_id = given.query_id();
-            let Ok(found) = self.rows_of(&given, &query_id) else {
+            let Ok(found) = self.rows_of(&given) else {
                 self.unsettled.push(given);
                 break;
             };
@@ -143,18 +142,23 @@ impl Sender {
                 Counters::add(&self.counters.batches, 1);
             }
             report!(
-                "dnstap-kit export: insert {query_id}, given up earlier: {sent} of its {} rows had gone in, the others are counted as dropped",
+                "dnstap-kit export: insert {}, given up earlier: {sent} of its {} rows had gone in, the others are counted as dropped",
+                given.query_id(),
                 given.rows
             );
         }
         self.unsettled.extend(unsettled);
     }
 
-    fn attempt(&self, unit: &Unit, given: &Given, retry: bool) -> Result<Done, Error> {
-        let query_id = given.query_id();
-        let query_id = query_id.as_str();
+    fn attempt(
+        &self,
+        unit: &Unit,
+        given: &Given,
+        query_id: &str,
+        retry: bool,
+    ) -> Result<Done, Error> {
         if retry {
-            let found = self.rows_of(given, query_id)?;
+            let found = self.rows_of(given)?;
             if found > 0 {
                 return Ok(Done::Found(found));
             }
@@ -167,8 +171,9 @@ impl Sender {
         Ok(Done::Inserted)
     }
 
-    /// How many rows of `unit` the table holds.
-    fn rows_of(&self, unit: &Given, query_id: &str) -> Result<u64, Error> {
+    /// How many rows of `unit` the table holds, asked under the insert's
+    /// own `query_id` (see the module's comment).
+    fn rows_of(&self, unit: &Given) -> Result<u64, Error> {
         // The day's bounds let the server read one partition only.
         let start = unit.day * 86_400;
         let sql = format!(
@@ -177,7 +182,7 @@ impl Sender {
             unit.batch_id,
             start + 86_400
         );
-        let answer = self.server.query(&sql, &[("query_id", query_id)])?;
+        let answer = self.server.query(&sql, &[("query_id", &unit.query_id())])?;
         answer
             .trim()
             .parse()
