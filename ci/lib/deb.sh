@@ -26,22 +26,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/build.sh"
 # The suite every package is built for and tested on: this machine's.
 DEB_SUITE=bookworm
 DEB_CACHE=$DNSTAP_KIT_CACHE/deb
-# Series whose packages build but do not install on $DEB_SUITE, left out
-# of ci/deb --all and of ci/deb-check's default (docs/debian-packages.md):
-# knot 3.5.8: sid's debian/knot.sysusers says "u! knot" (a locked account,
-# systemd-sysusers 256 on); bookworm's systemd-sysusers (252) refuses the
-# line, and knot's postinst fails with it.
-DEB_NOT_INSTALLABLE=("knot 3.5.8")
-
-# deb_versions NAME: the versions of NAME with a series whose packages
-# install on $DEB_SUITE.
-deb_versions() {
-    local version
-    for version in $(patched_versions "$1"); do
-        [[ " ${DEB_NOT_INSTALLABLE[*]} " == *" $1 $version "* ]] || echo "$version"
-    done
-}
-
 # Root tarballs kept (the newest by use): one per key, an older one while a
 # worktree still asks for it.
 ROOTS_KEPT=2
