@@ -123,9 +123,10 @@ impl KafkaConsumer {
         self.handed
             .retain(|(_, partition, _)| assigned.contains(partition));
         report!(
-            "dnstap-kit: {}: group {:?} assigns partitions {assigned:?} to this consumer",
+            "dnstap-kit: {}: group {:?} assigns partitions {assigned:?} to this consumer ({})",
             self.cluster.topic,
-            self.member.group
+            self.member.group,
+            self.member.role()
         );
         Ok(())
     }
@@ -279,7 +280,7 @@ impl Consumer for KafkaConsumer {
 
 impl Drop for KafkaConsumer {
     fn drop(&mut self) {
-        self.member.leave(&mut self.cluster);
+        self.member.exit(&mut self.cluster);
     }
 }
 
@@ -594,6 +595,8 @@ mod tests {
                 "join \"m1\" [0, 0, 0, 1]",
                 "sync [(\"m1\", [0, 1])]",
                 "fetch p0@2 p1@3",
+                // The leader leaves unless the group rebalances.
+                "heartbeat m1",
                 "leave m1",
             ]
         );

@@ -49,8 +49,8 @@ pub struct Member {
     leader: bool,
     /// The group rebalances: the assignment held is void, join again.
     pub rejoin: bool,
-    /// How many times this member rejoined as leader: its subscription's
-    /// user data (see `step_aside`).
+    /// Its subscription's user data, changed to start a new generation
+    /// (see `step_aside`).
     rejoins: u32,
     pub heartbeat_every: Duration,
     last_heartbeat: Instant,
@@ -74,6 +74,12 @@ impl Member {
     /// Whether this member holds the assignment of a generation.
     pub fn assigned(&self) -> bool {
         self.generation >= 0
+    }
+
+    /// Its generation and whether it leads it, for a log line.
+    pub fn role(&self) -> String {
+        let role = if self.leader { "leader" } else { "member" };
+        format!("generation {}, {role}", self.generation)
     }
 
     fn coordinator(&mut self, cluster: &mut Cluster) -> Result<String, LogError> {
@@ -200,6 +206,15 @@ impl Member {
             ILLEGAL_GENERATION | REBALANCE_IN_PROGRESS => return Ok(None),
             code => errors::check(code, &format!("syncing group {:?}", self.group))?,
         }
+        if assignment.is_empty() {
+            // No leader assigned this generation (a leader's assignment,
+            // even of no partition, has bytes): Tansu 0.6.0 ends a
+            // rebalance so when its leader is dropped between this
+            // member's JoinGroup and SyncGroup, and then keeps answering
+            // with that. A changed subscription starts a new generation.
+            self.rejoins += 1;
+            return Ok(None);
+        }
         let assigned = assignor::assigned_partitions(&assignment, &topic)
             .map_err(errors::malformed("SyncGroup"))?;
         self.generation = joined.generation;
@@ -276,9 +291,29 @@ impl Member {
         Ok(())
     }
 
-    /// Leaves the group, if in it, so that the others rebalance now
-    /// rather than after the session timeout; a failure is only reported.
-    pub fn leave(&mut self, cluster: &mut Cluster) {
+    /// At the end: leaves the group, so that the others rebalance now
+    /// rather than after the session timeout; unless this member leads a
+    /// group that is rebalancing (its heartbeat says so), since Tansu
+    /// 0.6.0 then keeps a leader that left in the leader's seat and the
+    /// members joining would wait for it for ever: not leaving, its session
+    /// times out, which frees the seat.
+    pub fn exit(&mut self, cluster: &mut Cluster) {
+        if self.leader && self.assigned() {
+            let body = membership::heartbeat_request(&self.group, self.generation, &self.id);
+            let rebalancing = self.rejoin
+                || self
+                    .call(cluster, connection::HEARTBEAT, &body, LEAVE_TIMEOUT)
+                    .and_then(|response| membership::heartbeat_response(&response))
+                    .is_ok_and(|code| code != 0);
+            if rebalancing {
+                return;
+            }
+        }
+        self.leave(cluster);
+    }
+
+    /// Leaves the group, if in it; a failure is only reported.
+    fn leave(&mut self, cluster: &mut Cluster) {
         if self.id.is_empty() {
             return;
         }
