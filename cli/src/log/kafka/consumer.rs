@@ -289,7 +289,7 @@ mod tests {
     use super::*;
     use crate::log::kafka::compression::Compression;
     use crate::log::kafka::fake::{self, Fake};
-    use crate::log::kafka::wire::{Reader, Writer};
+    use crate::log::kafka::wire::{Malformed, Reader, Writer};
     use std::sync::{Arc, Mutex, OnceLock};
 
     /// What the fake cluster saw (a line per fetch, commit and group
@@ -304,6 +304,26 @@ mod tests {
 
     fn note(seen: &Shared, line: String) {
         seen.lock().unwrap().lines.push(line);
+    }
+
+    /// The [partition, offset, …] array of a request, `rest` reading what
+    /// follows each offset.
+    fn partition_offsets(
+        r: &mut Reader,
+        rest: fn(&mut Reader) -> Result<(), Malformed>,
+    ) -> Vec<(i32, i64)> {
+        r.array(|r| {
+            let pair = (r.i32()?, r.i64()?);
+            rest(r)?;
+            Ok(pair)
+        })
+        .unwrap()
+    }
+
+    /// "pP{sep}O" for each (partition, offset), spaced.
+    fn listed(pairs: &[(i32, i64)], sep: char) -> String {
+        let each: Vec<String> = pairs.iter().map(|(p, o)| format!("p{p}{sep}{o}")).collect();
+        each.join(" ")
     }
 
     /// Topic "t" of `partitions` partitions of five records each, "pPrN"
@@ -326,16 +346,8 @@ mod tests {
                 1 => {
                     r.take(4 + 4 + 4 + 4 + 1 + 4).unwrap();
                     r.string().unwrap();
-                    let asked = r
-                        .array(|r| {
-                            let (partition, offset) = (r.i32()?, r.i64()?);
-                            r.i32()?;
-                            Ok((partition, offset))
-                        })
-                        .unwrap();
-                    let line: Vec<String> =
-                        asked.iter().map(|(p, o)| format!("p{p}@{o}")).collect();
-                    note(&seen, format!("fetch {}", line.join(" ")));
+                    let asked = partition_offsets(&mut r, |r| r.i32().map(drop));
+                    note(&seen, format!("fetch {}", listed(&asked, '@')));
                     w.i32(0)
                         .i32(1)
                         .string("t")
@@ -390,19 +402,9 @@ mod tests {
                     r.i64().unwrap();
                     r.i32().unwrap();
                     r.string().unwrap();
-                    let offsets = r
-                        .array(|r| {
-                            let (partition, offset) = (r.i32()?, r.i64()?);
-                            r.string()?;
-                            Ok((partition, offset))
-                        })
-                        .unwrap();
-                    let line: Vec<String> =
-                        offsets.iter().map(|(p, o)| format!("p{p}={o}")).collect();
-                    note(
-                        &seen,
-                        format!("commit g{generation} {member} {}", line.join(" ")),
-                    );
+                    let offsets = partition_offsets(&mut r, |r| r.string().map(drop));
+                    let line = listed(&offsets, '=');
+                    note(&seen, format!("commit g{generation} {member} {line}"));
                     seen.lock()
                         .unwrap()
                         .committed
@@ -442,7 +444,14 @@ mod tests {
         r.string().unwrap().unwrap()
     }
 
-    fn leave_answer() -> Vec<u8> {
+    /// SyncGroup (the leader's own share back) or LeaveGroup, noted.
+    fn sync_or_leave(log: &Shared, key: i16, body: &[u8]) -> Vec<u8> {
+        if key == 14 {
+            let assignments = fake::sync_assignments(body);
+            note(log, format!("sync {assignments:?}"));
+            return fake::synced(0, &assignments[0].1);
+        }
+        note(log, format!("leave {}", member_of(body)));
         let mut w = Writer::default();
         w.i32(0).i16(0).i32(0);
         w.buf
@@ -472,15 +481,7 @@ mod tests {
                 "" => fake::joined(79, -1, "", "m1", &[]),
                 _ => fake::joined(0, 1, "m1", "m1", &["m1"]),
             },
-            14 => {
-                let assignments = fake::sync_assignments(body);
-                note(&log, format!("sync {assignments:?}"));
-                fake::synced(0, &assignments[0].1)
-            }
-            13 => {
-                note(&log, format!("leave {}", member_of(body)));
-                leave_answer()
-            }
+            13 | 14 => sync_or_leave(&log, key, body),
             _ => fake::beat(0),
         });
         let mut consumer = KafkaConsumer::new(
@@ -542,21 +543,12 @@ mod tests {
                         _ => fake::joined(0, 2, "m1", "m1", &["m1"]),
                     }
                 }
-                14 => {
-                    let assignments = fake::sync_assignments(body);
-                    note(&log, format!("sync {assignments:?}"));
-                    fake::synced(0, &assignments[0].1)
-                }
                 12 => {
                     note(&log, format!("heartbeat {}", member_of(body)));
                     *round += 1;
                     fake::beat(if *round == 1 { 27 } else { 0 })
                 }
-                13 => {
-                    note(&log, format!("leave {}", member_of(body)));
-                    leave_answer()
-                }
-                _ => unreachable!(),
+                _ => sync_or_leave(&log, key, body),
             }
         });
         let mut consumer = KafkaConsumer::new(
@@ -598,6 +590,90 @@ mod tests {
                 // The leader leaves unless the group rebalances.
                 "heartbeat m1",
                 "leave m1",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_follower_rejoins_as_a_new_member_and_a_sync_without_assignment_is_joined_again() {
+        // m2 (this consumer) follows m1; after the rebalance it leads
+        // alone as m3, the coordinator first syncing it with no assignment
+        // (Tansu's answer when a leader vanished), and at the end its
+        // heartbeat says the group rebalances: it does not leave.
+        let seen = Shared::default();
+        let log = Arc::clone(&seen);
+        let syncs = Arc::new(Mutex::new(0));
+        let fake = broker(2, Arc::clone(&seen), move |key, body| match key {
+            11 => {
+                let (member, user_data) = join_of(body);
+                note(&log, format!("join {member:?} {user_data:?}"));
+                match member.as_str() {
+                    "" if *syncs.lock().unwrap() == 0 => fake::joined(79, -1, "", "m2", &[]),
+                    "" => fake::joined(79, -1, "", "m3", &[]),
+                    "m2" => fake::joined(0, 1, "m1", "m2", &[]),
+                    _ => fake::joined(0, 2 + user_data[3] as i32, "m3", "m3", &["m3"]),
+                }
+            }
+            14 => {
+                let assignments = fake::sync_assignments(body);
+                note(&log, format!("sync {assignments:?}"));
+                let mut syncs = syncs.lock().unwrap();
+                *syncs += 1;
+                match *syncs {
+                    1 => fake::synced(0, &[1]),
+                    2 => {
+                        let mut w = Writer::default();
+                        w.i32(0).i16(0).bytes(&[]);
+                        w.buf
+                    }
+                    _ => fake::synced(0, &assignments[0].1),
+                }
+            }
+            12 => {
+                note(&log, format!("heartbeat {}", member_of(body)));
+                fake::beat(27)
+            }
+            _ => sync_or_leave(&log, key, body),
+        });
+        let mut consumer = KafkaConsumer::new(
+            Cluster::new(vec![fake.addr.clone()], "t".into()),
+            "g".into(),
+        );
+        consumer.member.heartbeat_every = Duration::ZERO;
+        let wait = Duration::from_millis(10);
+        assert_eq!(
+            values(consumer.poll(wait).unwrap()),
+            [(1, "p1r0".into()), (2, "p1r1".into())]
+        );
+        assert!(consumer.poll(wait).unwrap().is_empty());
+        consumer.commit(2).unwrap();
+        assert_eq!(
+            values(consumer.poll(wait).unwrap()),
+            [
+                (3, "p0r0".into()),
+                (4, "p0r1".into()),
+                (5, "p1r2".into()),
+                (6, "p1r3".into())
+            ]
+        );
+        drop(consumer);
+        assert_eq!(
+            seen.lock().unwrap().lines,
+            [
+                "join \"\" [0, 0, 0, 0]",
+                "join \"m2\" [0, 0, 0, 0]",
+                "sync []",
+                "fetch p1@0",
+                "heartbeat m2",
+                "commit g1 m2 p1=2",
+                "leave m2",
+                "join \"\" [0, 0, 0, 0]",
+                "join \"m3\" [0, 0, 0, 0]",
+                "sync [(\"m3\", [0, 1])]",
+                "join \"m3\" [0, 0, 0, 1]",
+                "sync [(\"m3\", [0, 1])]",
+                "fetch p0@0 p1@2",
+                "heartbeat m3",
             ]
         );
     }
