@@ -444,6 +444,12 @@ mod tests {
         r.string().unwrap().unwrap()
     }
 
+    /// A heartbeat noted, answered with `error`.
+    fn noted_beat(log: &Shared, body: &[u8], error: i16) -> Vec<u8> {
+        note(log, format!("heartbeat {}", member_of(body)));
+        fake::beat(error)
+    }
+
     /// SyncGroup (the leader's own share back) or LeaveGroup, noted.
     fn sync_or_leave(log: &Shared, key: i16, body: &[u8]) -> Vec<u8> {
         if key == 14 {
@@ -470,6 +476,34 @@ mod tests {
                 (r.seq, value)
             })
             .collect()
+    }
+
+    /// A consumer of `fake` with a heartbeat at every poll: the two
+    /// records of its first share, a poll that waits for their commit
+    /// (the heartbeat said the group rebalances), the commit, then the
+    /// records of the new share; dropped, the lines `seen` are `expected`.
+    fn through_a_rebalance(
+        fake: &Fake,
+        seen: &Shared,
+        first: [&str; 2],
+        then: [&str; 4],
+        expected: &[&str],
+    ) {
+        let mut consumer = KafkaConsumer::new(
+            Cluster::new(vec![fake.addr.clone()], "t".into()),
+            "g".into(),
+        );
+        consumer.member.heartbeat_every = Duration::ZERO;
+        let wait = Duration::from_millis(10);
+        let numbered = |values: &[&str], from: u64| -> Vec<(u64, String)> {
+            (from..).zip(values.iter().map(|v| v.to_string())).collect()
+        };
+        assert_eq!(values(consumer.poll(wait).unwrap()), numbered(&first, 1));
+        assert!(consumer.poll(wait).unwrap().is_empty());
+        consumer.commit(2).unwrap();
+        assert_eq!(values(consumer.poll(wait).unwrap()), numbered(&then, 3));
+        drop(consumer);
+        assert_eq!(seen.lock().unwrap().lines, expected);
     }
 
     #[test]
@@ -544,39 +578,18 @@ mod tests {
                     }
                 }
                 12 => {
-                    note(&log, format!("heartbeat {}", member_of(body)));
                     *round += 1;
-                    fake::beat(if *round == 1 { 27 } else { 0 })
+                    noted_beat(&log, body, if *round == 1 { 27 } else { 0 })
                 }
                 _ => sync_or_leave(&log, key, body),
             }
         });
-        let mut consumer = KafkaConsumer::new(
-            Cluster::new(vec![fake.addr.clone()], "t".into()),
-            "g".into(),
-        );
-        consumer.member.heartbeat_every = Duration::ZERO;
-        let wait = Duration::from_millis(10);
-        assert_eq!(
-            values(consumer.poll(wait).unwrap()),
-            [(1, "p0r0".into()), (2, "p0r1".into())]
-        );
-        // The rebalance waits for the records handed out to be committed.
-        assert!(consumer.poll(wait).unwrap().is_empty());
-        consumer.commit(2).unwrap();
-        assert_eq!(
-            values(consumer.poll(wait).unwrap()),
-            [
-                (3, "p0r2".into()),
-                (4, "p0r3".into()),
-                (5, "p1r3".into()),
-                (6, "p1r4".into())
-            ]
-        );
-        drop(consumer);
-        assert_eq!(
-            seen.lock().unwrap().lines,
-            [
+        through_a_rebalance(
+            &fake,
+            &seen,
+            ["p0r0", "p0r1"],
+            ["p0r2", "p0r3", "p1r3", "p1r4"],
+            &[
                 "join \"\" [0, 0, 0, 0]",
                 "join \"m1\" [0, 0, 0, 0]",
                 "sync [(\"m1\", [0]), (\"m2\", [1])]",
@@ -590,7 +603,7 @@ mod tests {
                 // The leader leaves unless the group rebalances.
                 "heartbeat m1",
                 "leave m1",
-            ]
+            ],
         );
     }
 
@@ -629,37 +642,15 @@ mod tests {
                     _ => fake::synced(0, &assignments[0].1),
                 }
             }
-            12 => {
-                note(&log, format!("heartbeat {}", member_of(body)));
-                fake::beat(27)
-            }
+            12 => noted_beat(&log, body, 27),
             _ => sync_or_leave(&log, key, body),
         });
-        let mut consumer = KafkaConsumer::new(
-            Cluster::new(vec![fake.addr.clone()], "t".into()),
-            "g".into(),
-        );
-        consumer.member.heartbeat_every = Duration::ZERO;
-        let wait = Duration::from_millis(10);
-        assert_eq!(
-            values(consumer.poll(wait).unwrap()),
-            [(1, "p1r0".into()), (2, "p1r1".into())]
-        );
-        assert!(consumer.poll(wait).unwrap().is_empty());
-        consumer.commit(2).unwrap();
-        assert_eq!(
-            values(consumer.poll(wait).unwrap()),
-            [
-                (3, "p0r0".into()),
-                (4, "p0r1".into()),
-                (5, "p1r2".into()),
-                (6, "p1r3".into())
-            ]
-        );
-        drop(consumer);
-        assert_eq!(
-            seen.lock().unwrap().lines,
-            [
+        through_a_rebalance(
+            &fake,
+            &seen,
+            ["p1r0", "p1r1"],
+            ["p0r0", "p0r1", "p1r2", "p1r3"],
+            &[
                 "join \"\" [0, 0, 0, 0]",
                 "join \"m2\" [0, 0, 0, 0]",
                 "sync []",
@@ -674,7 +665,7 @@ mod tests {
                 "sync [(\"m3\", [0, 1])]",
                 "fetch p0@0 p1@2",
                 "heartbeat m3",
-            ]
+            ],
         );
     }
 
