@@ -1,7 +1,7 @@
 //! A consumer group's committed offsets: FindCoordinator v1 (which broker
 //! keeps the group), OffsetFetch v3 and OffsetCommit v3. A commit carries
-//! the member's id and generation (`membership` joins the group), so the
-//! coordinator refuses one from a member that lost its partitions.
+//! the member's id and generation (`member` joins the group), so that a
+//! Kafka coordinator refuses one from a member of a past generation.
 
 use super::errors;
 use super::wire::{Reader, Writer};
