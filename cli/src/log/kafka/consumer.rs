@@ -105,23 +105,28 @@ impl KafkaConsumer {
         let committed = self.member.committed(&mut self.cluster, assigned)?;
         let mut positions = BTreeMap::new();
         let mut unset = Vec::new();
+        // Partitions this consumer goes on with, from its position.
+        let mut kept = Vec::new();
         for (&partition, &offset) in assigned.iter().zip(&committed) {
-            // A partition kept goes on from here, unless another member
-            // read it in between and committed further.
             match (self.positions.get(&partition), offset) {
-                (Some(&mine), offset) => positions.insert(partition, mine.max(offset)),
-                (None, -1) => {
+                // Unless another member read it in between and committed
+                // further: what this one handed out is behind.
+                (Some(&mine), offset) if mine >= offset => {
+                    kept.push(partition);
+                    positions.insert(partition, mine)
+                }
+                (_, -1) => {
                     unset.push(partition);
                     None
                 }
-                (None, offset) => positions.insert(partition, offset),
+                (_, offset) => positions.insert(partition, offset),
             };
         }
         positions.extend(self.earliest(leaders, &unset)?);
         self.positions = positions;
         self.draining_since = None;
         self.handed
-            .retain(|(_, partition, _)| assigned.contains(partition));
+            .retain(|(_, partition, _)| kept.contains(partition));
         report!(
             "dnstap-kit: {}: group {:?} assigns partitions {assigned:?} to this consumer ({})",
             self.cluster.topic,

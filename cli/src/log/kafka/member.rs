@@ -51,7 +51,7 @@ pub struct Member {
     pub rejoin: bool,
     /// Its subscription's user data, changed to start a new generation
     /// (see `step_aside`).
-    rejoins: u32,
+    subscription_epoch: u32,
     pub heartbeat_every: Duration,
     last_heartbeat: Instant,
 }
@@ -65,7 +65,7 @@ impl Member {
             generation: -1,
             leader: false,
             rejoin: false,
-            rejoins: 0,
+            subscription_epoch: 0,
             heartbeat_every: SESSION_TIMEOUT / 3,
             last_heartbeat: Instant::now(),
         }
@@ -135,7 +135,7 @@ impl Member {
     }
 
     /// Before joining again: the leader changes its subscription (its user
-    /// data counts its rejoins), a follower leaves and joins as a new
+    /// data counts such changes), a follower leaves and joins as a new
     /// member. To a Kafka coordinator either is plain protocol, costing at
     /// most one more round of the rebalance. Tansu 0.6.0 needs it: there, a
     /// member that rejoins with an unchanged subscription gets the previous
@@ -147,7 +147,7 @@ impl Member {
     fn step_aside(&mut self, cluster: &mut Cluster) {
         self.generation = -1;
         if self.leader {
-            self.rejoins += 1;
+            self.subscription_epoch += 1;
         } else {
             self.leave(cluster);
         }
@@ -161,7 +161,7 @@ impl Member {
         partitions: i32,
     ) -> Result<Option<Vec<i32>>, LogError> {
         let topic = cluster.topic.clone();
-        let subscription = assignor::subscription(&topic, &self.rejoins.to_be_bytes());
+        let subscription = assignor::subscription(&topic, &self.subscription_epoch.to_be_bytes());
         let body = membership::join_request(&JoinRequest {
             group: &self.group,
             session_timeout_ms: SESSION_TIMEOUT.as_millis() as i32,
@@ -212,7 +212,7 @@ impl Member {
             // rebalance so when its leader is dropped between this
             // member's JoinGroup and SyncGroup, and then keeps answering
             // with that. A changed subscription starts a new generation.
-            self.rejoins += 1;
+            self.subscription_epoch += 1;
             return Ok(None);
         }
         let assigned = assignor::assigned_partitions(&assignment, &topic)
