@@ -10,6 +10,7 @@
 //! (it owns the consumers), also after the inputs are read, until
 //! [`Feed::finish`].
 
+use std::mem;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -172,6 +173,10 @@ impl Feed {
     /// must be dropped before.
     pub fn finish(mut self, failed: bool) -> u8 {
         self.commits = None;
+        // A reader stopped by a signal may wait on a full channel: closing
+        // it lets the reader go on to the commits (and a log consumer to
+        // leave its group); the frames it held are not committed.
+        drop(mem::replace(&mut self.frames, mpsc::sync_channel(0).1));
         if self.logs.iter().any(Option::is_some) {
             let _ = self.done.recv_timeout(FINISH);
         }

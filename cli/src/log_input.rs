@@ -30,6 +30,8 @@ pub struct LogInput {
     /// With `--follow`: set on SIGINT/SIGTERM.
     follow: Option<Arc<AtomicBool>>,
     pub failed: bool,
+    /// Since when polls brought nothing.
+    idle_since: Instant,
 }
 
 /// Why a log input ended.
@@ -52,6 +54,7 @@ impl LogInput {
             consumer,
             follow,
             failed: false,
+            idle_since: Instant::now(),
         })
     }
 
@@ -61,9 +64,11 @@ impl LogInput {
             .is_some_and(|stop| stop.load(Ordering::Relaxed))
     }
 
-    /// The next records; `Err` at the end of the input.
+    /// The next records, or none after a poll that brought none, so
+    /// that the caller commits what it processed meanwhile (a consumer
+    /// group's rebalance waits for those commits); `Err` at the end of
+    /// the input.
     pub fn next(&mut self) -> Result<Vec<Incoming>, End> {
-        let mut idle_since = Instant::now();
         let mut outage: Option<(Instant, u32)> = None;
         loop {
             if self.stopped() {
@@ -77,14 +82,14 @@ impl LogInput {
                             self.url.position_key(),
                             since.elapsed().as_secs_f64()
                         );
-                        idle_since = Instant::now();
+                        self.idle_since = Instant::now();
                     }
                     if !records.is_empty() {
-                        return Ok(records);
-                    }
-                    if self.follow.is_none() && idle_since.elapsed() >= IDLE_END {
+                        self.idle_since = Instant::now();
+                    } else if self.follow.is_none() && self.idle_since.elapsed() >= IDLE_END {
                         return Err(End::Read);
                     }
+                    return Ok(records);
                 }
                 Err(err) => {
                     let (since, attempt) = outage.get_or_insert_with(|| {

@@ -73,8 +73,10 @@ struct Ingest {
 struct LogState {
     consumer: String,
     committer: Committer,
-    /// Logs whose stored positions are loaded.
-    loaded: HashSet<String>,
+    /// The (log, partition)s whose stored position is loaded for this
+    /// batch: again for each batch, since a partition may have been another
+    /// process's in between (consumers of a group share the partitions).
+    loaded: HashSet<(String, u32)>,
     /// Stored positions: (log, partition) to offset.
     stored: HashMap<(String, u32), u64>,
     /// Positions the batch reaches.
@@ -95,15 +97,15 @@ impl LogState {
         if !store.keeps_positions() {
             return Ok(true);
         }
-        if self.loaded.insert(log.to_string()) {
+        let key = (log.to_string(), mark.position.partition);
+        if self.loaded.insert(key.clone()) {
             let stored = store
                 .positions(log, &self.consumer)
                 .map_err(|err| format!("reading the positions of {log}: {err}"))?;
-            for p in stored {
-                self.stored.insert((p.log, p.partition), p.offset);
+            if let Some(p) = stored.iter().find(|p| p.partition == key.1) {
+                self.stored.insert(key.clone(), p.offset);
             }
         }
-        let key = (log.to_string(), mark.position.partition);
         if self
             .stored
             .get(&key)
@@ -132,6 +134,7 @@ impl LogState {
     /// its records.
     fn stored(&mut self) {
         self.stored.extend(self.reached.drain());
+        self.loaded.clear();
         if let Some(mark) = self.mark.take() {
             self.committer.commit(mark);
         }

@@ -56,13 +56,33 @@ pub const FIND_COORDINATOR: Api = Api {
     version: 1,
     name: "FindCoordinator",
 };
+pub const JOIN_GROUP: Api = Api {
+    key: 11,
+    version: 5,
+    name: "JoinGroup",
+};
+pub const HEARTBEAT: Api = Api {
+    key: 12,
+    version: 3,
+    name: "Heartbeat",
+};
+pub const LEAVE_GROUP: Api = Api {
+    key: 13,
+    version: 3,
+    name: "LeaveGroup",
+};
+pub const SYNC_GROUP: Api = Api {
+    key: 14,
+    version: 3,
+    name: "SyncGroup",
+};
 const API_VERSIONS: Api = Api {
     key: 18,
     version: 0,
     name: "ApiVersions",
 };
 
-const USED: [Api; 7] = [
+const USED: [Api; 11] = [
     PRODUCE,
     FETCH,
     LIST_OFFSETS,
@@ -70,6 +90,10 @@ const USED: [Api; 7] = [
     OFFSET_COMMIT,
     OFFSET_FETCH,
     FIND_COORDINATOR,
+    JOIN_GROUP,
+    HEARTBEAT,
+    LEAVE_GROUP,
+    SYNC_GROUP,
 ];
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);

@@ -1,49 +1,61 @@
-//! The [`Consumer`] of a topic for a consumer group: it reads every
-//! partition itself (no JoinGroup: one process per group name), starting
-//! where the group's committed offsets say, or at the earliest offset; it
-//! numbers the records it hands out and remembers the partition and
-//! offset of each until they are committed, so that `commit(seq)` can
-//! commit, per partition, the offset after the last record up to `seq`.
+//! The [`Consumer`] of a topic as a member of a consumer group (see
+//! `member`): processes with the same group name share the topic's
+//! partitions, each reading those assigned to it, from the group's
+//! committed offset, or from the earliest. It numbers the records it hands
+//! out and remembers the partition and offset of each until they are
+//! committed, so that `commit(seq)` can commit, per partition, the offset
+//! after the last record up to `seq`.
+//!
+//! When the group rebalances, records handed out are given up to [`DRAIN`]
+//! to be committed before this member joins again, since its partitions
+//! may go to another member, which starts from the committed offsets
+//! (`pdns ingest` stores and commits a batch within its flush interval).
+//! After the rejoin, a partition kept goes on from this consumer's
+//! position, one new to it from the group's committed offset. Dropping the
+//! consumer leaves the group, so that the others take its partitions at
+//! once rather than after the session timeout.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::time::Duration;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use super::batch;
 use super::cluster::{Cluster, REQUEST_TIMEOUT};
 use super::connection;
 use super::errors;
 use super::fetch;
-use super::group;
+use super::member::Member;
 use crate::log::{Consumer, Incoming, LogError, Position};
 use crate::report::report;
 
 /// The protocol's OFFSET_OUT_OF_RANGE: the position is gone (retention).
 const OFFSET_OUT_OF_RANGE: i16 = 1;
+/// How long a rebalance waits for the records handed out to be committed:
+/// well within the session and rebalance timeouts.
+const DRAIN: Duration = Duration::from_secs(5);
 
 pub struct KafkaConsumer {
-    pub cluster: Cluster,
-    pub group: String,
-    pub coordinator: Option<String>,
-    /// The next offset to fetch, by partition; empty until known.
-    pub positions: Vec<i64>,
+    cluster: Cluster,
+    member: Member,
+    /// The next offset to fetch of each partition assigned.
+    positions: BTreeMap<i32, i64>,
     /// (seq, partition, offset) of each record handed out, not committed.
-    pub handed: VecDeque<(u64, i32, i64)>,
-    pub last_seq: u64,
+    handed: VecDeque<(u64, i32, i64)>,
+    last_seq: u64,
+    /// Since when a rebalance waits for handed-out records' commit.
+    draining_since: Option<Instant>,
 }
 
 impl KafkaConsumer {
-    fn coordinator(&mut self) -> Result<String, LogError> {
-        if let Some(addr) = &self.coordinator {
-            return Ok(addr.clone());
+    pub fn new(cluster: Cluster, group: String) -> KafkaConsumer {
+        KafkaConsumer {
+            cluster,
+            member: Member::new(group),
+            positions: BTreeMap::new(),
+            handed: VecDeque::new(),
+            last_seq: 0,
+            draining_since: None,
         }
-        let any = self.cluster.leaders()?.swap_remove(0);
-        let body = group::find_coordinator_request(&self.group);
-        let response =
-            self.cluster
-                .call(&any, connection::FIND_COORDINATOR, &body, REQUEST_TIMEOUT)?;
-        let addr = group::find_coordinator_response(&response, &self.group)?;
-        self.coordinator = Some(addr.clone());
-        Ok(addr)
     }
 
     /// The earliest offsets of `partitions`, asked of their leaders.
@@ -65,33 +77,63 @@ impl KafkaConsumer {
         Ok(found)
     }
 
-    /// Each partition's leader, with the positions known (the group's
-    /// committed offsets, else the earliest) the first time.
-    fn ready(&mut self) -> Result<Vec<String>, LogError> {
-        let leaders = self.cluster.leaders()?;
-        if self.positions.len() < leaders.len() {
-            let coordinator = self.coordinator()?;
-            let topic = self.cluster.topic.clone();
-            let body = group::offset_fetch_request(&self.group, &topic, leaders.len());
-            let response = self.cluster.call(
-                &coordinator,
-                connection::OFFSET_FETCH,
-                &body,
-                REQUEST_TIMEOUT,
-            )?;
-            let mut committed = group::offset_fetch_response(&response, &topic, leaders.len())?;
-            let unset: Vec<i32> = (0..leaders.len() as i32)
-                .filter(|&p| committed[p as usize] < 0)
-                .collect();
-            for (partition, offset) in self.earliest(&leaders, &unset)? {
-                committed[partition as usize] = offset;
-            }
-            // Partitions added since: from their start; the others stay
-            // where this consumer is.
-            let known = self.positions.len();
-            self.positions.extend_from_slice(&committed[known..]);
+    /// Whether handed-out records still get time to be committed before
+    /// this member rejoins.
+    fn draining(&mut self) -> bool {
+        if self.handed.is_empty() || !self.member.assigned() {
+            self.draining_since = None;
+            return false;
         }
-        Ok(leaders)
+        self.draining_since
+            .get_or_insert_with(Instant::now)
+            .elapsed()
+            < DRAIN
+    }
+
+    /// Joins the group and takes the positions of the partitions assigned.
+    fn rebalance(&mut self, leaders: &[String]) -> Result<(), LogError> {
+        let assigned = self.member.join(&mut self.cluster, leaders.len() as i32)?;
+        let result = self.take_positions(leaders, &assigned);
+        if result.is_err() {
+            // Assigned, without knowing where to start: join again.
+            self.member.rejoin = true;
+        }
+        result
+    }
+
+    fn take_positions(&mut self, leaders: &[String], assigned: &[i32]) -> Result<(), LogError> {
+        let committed = self.member.committed(&mut self.cluster, assigned)?;
+        let mut positions = BTreeMap::new();
+        let mut unset = Vec::new();
+        // Partitions this consumer goes on with, from its position.
+        let mut kept = Vec::new();
+        for (&partition, &offset) in assigned.iter().zip(&committed) {
+            match (self.positions.get(&partition), offset) {
+                // Unless another member read it in between and committed
+                // further: what this one handed out is behind.
+                (Some(&mine), offset) if mine >= offset => {
+                    kept.push(partition);
+                    positions.insert(partition, mine)
+                }
+                (_, -1) => {
+                    unset.push(partition);
+                    None
+                }
+                (_, offset) => positions.insert(partition, offset),
+            };
+        }
+        positions.extend(self.earliest(leaders, &unset)?);
+        self.positions = positions;
+        self.draining_since = None;
+        self.handed
+            .retain(|(_, partition, _)| kept.contains(partition));
+        report!(
+            "dnstap-kit: {}: group {:?} assigns partitions {assigned:?} to this consumer ({})",
+            self.cluster.topic,
+            self.member.group,
+            self.member.role()
+        );
+        Ok(())
     }
 
     /// Records of one fetch from `leader`, appended to `out`.
@@ -105,59 +147,70 @@ impl KafkaConsumer {
         let topic = self.cluster.topic.clone();
         let positions: Vec<(i32, i64)> = partitions
             .iter()
-            .map(|&p| (p, self.positions[p as usize]))
+            .filter_map(|p| Some((*p, *self.positions.get(p)?)))
             .collect();
         let body = fetch::request(&topic, &positions, wait);
         let response =
             self.cluster
                 .call(leader, connection::FETCH, &body, wait + REQUEST_TIMEOUT)?;
         for data in fetch::response(&response, &topic)? {
-            let Some(index) = usize::try_from(data.partition)
-                .ok()
-                .filter(|&i| i < self.positions.len())
-            else {
+            let partition = data.partition;
+            let Some(&position) = self.positions.get(&partition) else {
                 continue;
             };
             if data.error == OFFSET_OUT_OF_RANGE {
                 let leaders = self.cluster.leaders()?;
-                let (_, earliest) = self.earliest(&leaders, &[data.partition])?[0];
+                let (_, earliest) = self.earliest(&leaders, &[partition])?[0];
                 report!(
-                    "dnstap-kit: {topic}/{index}: offset {} is gone from the log; going on from {earliest}",
-                    self.positions[index]
+                    "dnstap-kit: {topic}/{partition}: offset {position} is gone from the log; going on from {earliest}"
                 );
-                self.positions[index] = earliest;
+                self.positions.insert(partition, earliest);
                 continue;
             }
-            errors::check(data.error, &format!("fetch from {topic}/{index}"))?;
+            errors::check(data.error, &format!("fetch from {topic}/{partition}"))?;
             let batches = batch::decode(&data.records)
-                .map_err(|why| LogError::Refused(format!("{topic}/{index}: {why}")))?;
+                .map_err(|why| LogError::Refused(format!("{topic}/{partition}: {why}")))?;
+            let mut next = position;
             for batch in batches {
                 for (offset, value) in batch.records {
                     // A batch comes whole: skip what is before the position.
-                    if offset >= self.positions[index] {
+                    if offset >= next {
                         self.last_seq += 1;
-                        self.handed
-                            .push_back((self.last_seq, data.partition, offset));
+                        self.handed.push_back((self.last_seq, partition, offset));
                         out.push(Incoming {
                             seq: self.last_seq,
                             position: Position {
-                                partition: index as u32,
+                                partition: partition as u32,
                                 offset: offset as u64,
                             },
                             value,
                         });
                     }
                 }
-                self.positions[index] = self.positions[index].max(batch.next_offset);
+                next = next.max(batch.next_offset);
             }
+            self.positions.insert(partition, next);
         }
         Ok(())
     }
 
     fn try_poll(&mut self, wait: Duration, out: &mut Vec<Incoming>) -> Result<(), LogError> {
-        let leaders = self.ready()?;
-        let all: Vec<i32> = (0..leaders.len() as i32).collect();
-        let groups = by_leader(&leaders, &all);
+        let leaders = self.cluster.leaders()?;
+        self.member.heartbeat_if_due(&mut self.cluster)?;
+        if self.member.rejoin || !self.member.assigned() {
+            if self.draining() {
+                thread::sleep(wait);
+                return Ok(());
+            }
+            self.rebalance(&leaders)?;
+        }
+        let assigned: Vec<i32> = self.positions.keys().copied().collect();
+        if assigned.is_empty() {
+            // More members than partitions: this one waits for a rebalance.
+            thread::sleep(wait);
+            return Ok(());
+        }
+        let groups = by_leader(&leaders, &assigned);
         let share = wait / groups.len() as u32;
         for (leader, partitions) in groups {
             // Once some records came, the other leaders are not waited for.
@@ -171,21 +224,9 @@ impl KafkaConsumer {
         Ok(())
     }
 
-    fn try_commit(&mut self, offsets: &[(i32, i64)]) -> Result<(), LogError> {
-        let coordinator = self.coordinator()?;
-        let body = group::offset_commit_request(&self.group, &self.cluster.topic, offsets);
-        let response = self.cluster.call(
-            &coordinator,
-            connection::OFFSET_COMMIT,
-            &body,
-            REQUEST_TIMEOUT,
-        )?;
-        group::offset_commit_response(&response)
-    }
-
     fn forget_on_error<T>(&mut self, result: Result<T, LogError>) -> Result<T, LogError> {
         if result.is_err() {
-            self.coordinator = None;
+            self.member.forget_coordinator();
         }
         self.cluster.forget_on_error(result)
     }
@@ -195,10 +236,9 @@ impl KafkaConsumer {
 fn by_leader(leaders: &[String], partitions: &[i32]) -> BTreeMap<String, Vec<i32>> {
     let mut groups: BTreeMap<String, Vec<i32>> = BTreeMap::new();
     for &p in partitions {
-        groups
-            .entry(leaders[p as usize].clone())
-            .or_default()
-            .push(p);
+        if let Some(leader) = leaders.get(p as usize) {
+            groups.entry(leader.clone()).or_default().push(p);
+        }
     }
     groups
 }
@@ -232,13 +272,20 @@ impl Consumer for KafkaConsumer {
 
     fn commit(&mut self, seq: u64) -> Result<(), LogError> {
         let (done, offsets) = offsets_up_to(&self.handed, seq);
-        if offsets.is_empty() {
-            return Ok(());
+        if !offsets.is_empty() {
+            let result = self.member.commit(&mut self.cluster, &offsets);
+            self.forget_on_error(result)?;
+            self.handed.drain(..done);
         }
-        let result = self.try_commit(&offsets);
-        self.forget_on_error(result)?;
-        self.handed.drain(..done);
-        Ok(())
+        // A consumer that processes slowly still beats in time.
+        let beat = self.member.heartbeat_if_due(&mut self.cluster);
+        self.forget_on_error(beat)
+    }
+}
+
+impl Drop for KafkaConsumer {
+    fn drop(&mut self) {
+        self.member.exit(&mut self.cluster);
     }
 }
 
@@ -247,80 +294,129 @@ mod tests {
     use super::*;
     use crate::log::kafka::compression::Compression;
     use crate::log::kafka::fake::{self, Fake};
-    use crate::log::kafka::wire::{Reader, Writer};
+    use crate::log::kafka::wire::{Malformed, Reader, Writer};
     use std::sync::{Arc, Mutex, OnceLock};
 
-    /// A partition 0 of five records, "r0".."r4": each fetch gets the
-    /// batch of its offset onward (two records at most); commits and
-    /// fetch offsets are kept in `seen`.
-    fn broker(seen: Arc<Mutex<Vec<String>>>) -> Fake {
+    /// What the fake cluster saw (a line per fetch, commit and group
+    /// request) and holds (the group's committed offsets).
+    #[derive(Default)]
+    struct Seen {
+        lines: Vec<String>,
+        committed: BTreeMap<i32, i64>,
+    }
+
+    type Shared = Arc<Mutex<Seen>>;
+
+    fn note(seen: &Shared, line: String) {
+        seen.lock().unwrap().lines.push(line);
+    }
+
+    /// The [partition, offset, …] array of a request, `rest` reading what
+    /// follows each offset.
+    fn partition_offsets(
+        r: &mut Reader,
+        rest: fn(&mut Reader) -> Result<(), Malformed>,
+    ) -> Vec<(i32, i64)> {
+        r.array(|r| {
+            let pair = (r.i32()?, r.i64()?);
+            rest(r)?;
+            Ok(pair)
+        })
+        .unwrap()
+    }
+
+    /// "pP{sep}O" for each (partition, offset), spaced.
+    fn listed(pairs: &[(i32, i64)], sep: char) -> String {
+        let each: Vec<String> = pairs.iter().map(|(p, o)| format!("p{p}{sep}{o}")).collect();
+        each.join(" ")
+    }
+
+    /// Topic "t" of `partitions` partitions of five records each, "pPrN"
+    /// at offset N; a fetch gets at most two records of a partition. The
+    /// group's membership requests (keys 11 to 14) are answered by `group`.
+    fn broker(
+        partitions: i32,
+        seen: Shared,
+        group: impl Fn(i16, &[u8]) -> Vec<u8> + Send + Sync + 'static,
+    ) -> Fake {
         let addr = Arc::new(OnceLock::<String>::new());
         let known = Arc::clone(&addr);
         let fake = Fake::start(move |key, body| {
             let mut w = Writer::default();
             let mut r = Reader::new(body);
             match key {
-                3 => return fake::metadata(known.get().unwrap(), "t", 1),
-                10 => {
-                    w.i32(0).i16(0).null_string().i32(1);
-                    let (host, port) = known.get().unwrap().rsplit_once(':').unwrap();
-                    w.string(host).i32(port.parse().unwrap());
-                }
-                9 => {
-                    w.i32(0)
-                        .i32(1)
-                        .string("t")
-                        .i32(1)
-                        .i32(0)
-                        .i64(-1)
-                        .null_string()
-                        .i16(0)
-                        .i16(0);
-                }
-                2 => {
-                    w.i32(1).string("t").i32(1).i32(0).i16(0).i64(-1).i64(0);
-                }
+                3 => return fake::metadata(known.get().unwrap(), "t", partitions),
+                10 => return fake::coordinator(known.get().unwrap()),
+                11..=14 => return group(key, body),
                 1 => {
                     r.take(4 + 4 + 4 + 4 + 1 + 4).unwrap();
                     r.string().unwrap();
-                    r.take(4 + 4).unwrap();
-                    let offset = r.i64().unwrap();
-                    seen.lock().unwrap().push(format!("fetch {offset}"));
-                    let values: Vec<Vec<u8>> = (offset..5.min(offset + 2))
-                        .map(|i| format!("r{i}").into_bytes())
-                        .collect();
-                    let records: Vec<(Option<&[u8]>, &[u8])> =
-                        values.iter().map(|v| (None, v.as_slice())).collect();
-                    let mut set = if records.is_empty() {
-                        Vec::new()
-                    } else {
-                        batch::encode(&records, 0, Compression::None)
-                    };
-                    if !set.is_empty() {
-                        set[..8].copy_from_slice(&offset.to_be_bytes());
-                    }
+                    let asked = partition_offsets(&mut r, |r| r.i32().map(drop));
+                    note(&seen, format!("fetch {}", listed(&asked, '@')));
                     w.i32(0)
                         .i32(1)
                         .string("t")
-                        .i32(1)
-                        .i32(0)
-                        .i16(0)
-                        .i64(5)
-                        .i64(5)
-                        .i32(-1)
-                        .bytes(&set);
+                        .array(&asked, |w, &(p, offset)| {
+                            let values: Vec<Vec<u8>> = (offset..5.min(offset + 2))
+                                .map(|i| format!("p{p}r{i}").into_bytes())
+                                .collect();
+                            let records: Vec<(Option<&[u8]>, &[u8])> =
+                                values.iter().map(|v| (None, v.as_slice())).collect();
+                            let mut set = if records.is_empty() {
+                                Vec::new()
+                            } else {
+                                batch::encode(&records, 0, Compression::None)
+                            };
+                            if !set.is_empty() {
+                                set[..8].copy_from_slice(&offset.to_be_bytes());
+                            }
+                            w.i32(p).i16(0).i64(5).i64(5).i32(-1).bytes(&set);
+                        });
+                }
+                9 => {
+                    r.string().unwrap();
+                    r.i32().unwrap();
+                    r.string().unwrap();
+                    let asked = r.array(|r| r.i32()).unwrap();
+                    let committed = seen.lock().unwrap().committed.clone();
+                    w.i32(0).i32(1).string("t").array(&asked, |w, p| {
+                        let offset = committed.get(p).copied().unwrap_or(-1);
+                        w.i32(*p).i64(offset).null_string().i16(0);
+                    });
+                    w.i16(0);
+                }
+                2 => {
+                    r.i32().unwrap();
+                    r.i32().unwrap();
+                    r.string().unwrap();
+                    let asked = r
+                        .array(|r| {
+                            let partition = r.i32()?;
+                            r.i64()?;
+                            Ok(partition)
+                        })
+                        .unwrap();
+                    w.i32(1).string("t").array(&asked, |w, p| {
+                        w.i32(*p).i16(0).i64(-1).i64(0);
+                    });
                 }
                 8 => {
                     r.string().unwrap();
-                    r.take(4).unwrap();
+                    let generation = r.i32().unwrap();
+                    let member = r.string().unwrap().unwrap();
+                    r.i64().unwrap();
+                    r.i32().unwrap();
                     r.string().unwrap();
-                    r.take(8 + 4).unwrap();
-                    r.string().unwrap();
-                    r.take(4 + 4).unwrap();
+                    let offsets = partition_offsets(&mut r, |r| r.string().map(drop));
+                    let line = listed(&offsets, '=');
+                    note(&seen, format!("commit g{generation} {member} {line}"));
                     seen.lock()
                         .unwrap()
-                        .push(format!("commit {}", r.i64().unwrap()));
-                    w.i32(0).i32(1).string("t").i32(1).i32(0).i16(0);
+                        .committed
+                        .extend(offsets.iter().copied());
+                    w.i32(0).i32(1).string("t").array(&offsets, |w, (p, _)| {
+                        w.i32(*p).i16(0);
+                    });
                 }
                 _ => unreachable!("api {key}"),
             }
@@ -330,39 +426,111 @@ mod tests {
         fake
     }
 
+    /// The member id and the subscription's user data of a JoinGroup.
+    fn join_of(body: &[u8]) -> (String, Vec<u8>) {
+        let mut r = Reader::new(body);
+        r.string().unwrap();
+        r.take(8).unwrap();
+        let member = r.string().unwrap().unwrap();
+        r.string().unwrap();
+        r.string().unwrap();
+        r.i32().unwrap();
+        r.string().unwrap();
+        let subscription = r.bytes().unwrap().unwrap();
+        (member, subscription[subscription.len() - 4..].to_vec())
+    }
+
+    /// The member id of a Heartbeat (after the generation) or of a
+    /// LeaveGroup (after the count of its one member).
+    fn member_of(body: &[u8]) -> String {
+        let mut r = Reader::new(body);
+        r.string().unwrap();
+        r.i32().unwrap();
+        r.string().unwrap().unwrap()
+    }
+
+    /// A heartbeat noted, answered with `error`.
+    fn noted_beat(log: &Shared, body: &[u8], error: i16) -> Vec<u8> {
+        note(log, format!("heartbeat {}", member_of(body)));
+        fake::beat(error)
+    }
+
+    /// SyncGroup (the leader's own share back) or LeaveGroup, noted.
+    fn sync_or_leave(log: &Shared, key: i16, body: &[u8]) -> Vec<u8> {
+        if key == 14 {
+            let assignments = fake::sync_assignments(body);
+            note(log, format!("sync {assignments:?}"));
+            return fake::synced(0, &assignments[0].1);
+        }
+        note(log, format!("leave {}", member_of(body)));
+        let mut w = Writer::default();
+        w.i32(0).i16(0).i32(0);
+        w.buf
+    }
+
+    /// (seq, value) of each record.
+    fn values(records: Vec<Incoming>) -> Vec<(u64, String)> {
+        records
+            .into_iter()
+            .map(|r| {
+                let value = String::from_utf8(r.value).unwrap();
+                assert_eq!(
+                    value,
+                    format!("p{}r{}", r.position.partition, r.position.offset)
+                );
+                (r.seq, value)
+            })
+            .collect()
+    }
+
+    /// A consumer of `fake` with a heartbeat at every poll: the two
+    /// records of its first share, a poll that waits for their commit
+    /// (the heartbeat said the group rebalances), the commit, then the
+    /// records of the new share; dropped, the lines `seen` are `expected`.
+    fn through_a_rebalance(
+        fake: &Fake,
+        seen: &Shared,
+        first: [&str; 2],
+        then: [&str; 4],
+        expected: &[&str],
+    ) {
+        let mut consumer = KafkaConsumer::new(
+            Cluster::new(vec![fake.addr.clone()], "t".into()),
+            "g".into(),
+        );
+        consumer.member.heartbeat_every = Duration::ZERO;
+        let wait = Duration::from_millis(10);
+        let numbered = |values: &[&str], from: u64| -> Vec<(u64, String)> {
+            (from..).zip(values.iter().map(|v| v.to_string())).collect()
+        };
+        assert_eq!(values(consumer.poll(wait).unwrap()), numbered(&first, 1));
+        assert!(consumer.poll(wait).unwrap().is_empty());
+        consumer.commit(2).unwrap();
+        assert_eq!(values(consumer.poll(wait).unwrap()), numbered(&then, 3));
+        drop(consumer);
+        assert_eq!(seen.lock().unwrap().lines, expected);
+    }
+
     #[test]
-    fn records_are_numbered_and_committed_per_partition() {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let fake = broker(Arc::clone(&seen));
-        let mut consumer = KafkaConsumer {
-            cluster: Cluster::new(vec![fake.addr.clone()], "t".into()),
-            group: "g".into(),
-            coordinator: None,
-            positions: Vec::new(),
-            handed: VecDeque::new(),
-            last_seq: 0,
-        };
-        let values = |records: Vec<Incoming>| -> Vec<(u64, String)> {
-            records
-                .into_iter()
-                .map(|r| {
-                    // Record rN is at offset N of partition 0: seq N + 1.
-                    let offset = r.seq - 1;
-                    assert_eq!(
-                        r.position,
-                        Position {
-                            partition: 0,
-                            offset
-                        }
-                    );
-                    (r.seq, String::from_utf8(r.value).unwrap())
-                })
-                .collect()
-        };
+    fn a_lone_member_reads_every_partition_and_commits_in_its_generation() {
+        let seen = Shared::default();
+        let log = Arc::clone(&seen);
+        let fake = broker(1, Arc::clone(&seen), move |key, body| match key {
+            11 => match join_of(body).0.as_str() {
+                "" => fake::joined(79, -1, "", "m1", &[]),
+                _ => fake::joined(0, 1, "m1", "m1", &["m1"]),
+            },
+            13 | 14 => sync_or_leave(&log, key, body),
+            _ => fake::beat(0),
+        });
+        let mut consumer = KafkaConsumer::new(
+            Cluster::new(vec![fake.addr.clone()], "t".into()),
+            "g".into(),
+        );
         let wait = Duration::from_millis(10);
         assert_eq!(
             values(consumer.poll(wait).unwrap()),
-            [(1, "r0".into()), (2, "r1".into())]
+            [(1, "p0r0".into()), (2, "p0r1".into())]
         );
         consumer.commit(1).unwrap();
         // Connections and leaders forgotten, as after a failure: the next
@@ -372,17 +540,137 @@ mod tests {
         consumer.cluster.reset();
         assert_eq!(
             values(consumer.poll(wait).unwrap()),
-            [(3, "r2".into()), (4, "r3".into())]
+            [(3, "p0r2".into()), (4, "p0r3".into())]
         );
         consumer.commit(4).unwrap();
         consumer.commit(4).unwrap();
-        assert_eq!(values(consumer.poll(wait).unwrap()), [(5, "r4".into())]);
+        assert_eq!(values(consumer.poll(wait).unwrap()), [(5, "p0r4".into())]);
         assert!(consumer.poll(wait).unwrap().is_empty());
+        drop(consumer);
         assert_eq!(
-            *seen.lock().unwrap(),
+            seen.lock().unwrap().lines,
             [
-                "fetch 0", "commit 1", "fetch 2", "commit 4", "fetch 4", "fetch 5"
+                "sync [(\"m1\", [0])]",
+                "fetch p0@0",
+                "commit g1 m1 p0=1",
+                "fetch p0@2",
+                "commit g1 m1 p0=4",
+                "fetch p0@4",
+                "fetch p0@5",
+                "leave m1",
             ]
+        );
+    }
+
+    #[test]
+    fn a_rebalance_commits_what_was_processed_then_takes_the_new_share() {
+        // Two members, m1 (this consumer, the leader) and m2, then m2 is
+        // gone: the heartbeat says the group rebalances.
+        let seen = Shared::default();
+        seen.lock().unwrap().committed.insert(1, 3);
+        let log = Arc::clone(&seen);
+        let round = Arc::new(Mutex::new(0));
+        let fake = broker(2, Arc::clone(&seen), move |key, body| {
+            let mut round = round.lock().unwrap();
+            match key {
+                11 => {
+                    let (member, user_data) = join_of(body);
+                    note(&log, format!("join {member:?} {user_data:?}"));
+                    match (member.as_str(), *round) {
+                        ("", _) => fake::joined(79, -1, "", "m1", &[]),
+                        (_, 0) => fake::joined(0, 1, "m1", "m1", &["m2", "m1"]),
+                        _ => fake::joined(0, 2, "m1", "m1", &["m1"]),
+                    }
+                }
+                12 => {
+                    *round += 1;
+                    noted_beat(&log, body, if *round == 1 { 27 } else { 0 })
+                }
+                _ => sync_or_leave(&log, key, body),
+            }
+        });
+        through_a_rebalance(
+            &fake,
+            &seen,
+            ["p0r0", "p0r1"],
+            ["p0r2", "p0r3", "p1r3", "p1r4"],
+            &[
+                "join \"\" [0, 0, 0, 0]",
+                "join \"m1\" [0, 0, 0, 0]",
+                "sync [(\"m1\", [0]), (\"m2\", [1])]",
+                "fetch p0@0",
+                "heartbeat m1",
+                "commit g1 m1 p0=2",
+                // The leader rejoins with its subscription changed.
+                "join \"m1\" [0, 0, 0, 1]",
+                "sync [(\"m1\", [0, 1])]",
+                "fetch p0@2 p1@3",
+                // The leader leaves unless the group rebalances.
+                "heartbeat m1",
+                "leave m1",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_follower_rejoins_as_a_new_member_and_a_sync_without_assignment_is_joined_again() {
+        // m2 (this consumer) follows m1; after the rebalance it leads
+        // alone as m3, the coordinator first syncing it with no assignment
+        // (Tansu's answer when a leader vanished), and at the end its
+        // heartbeat says the group rebalances: it does not leave.
+        let seen = Shared::default();
+        let log = Arc::clone(&seen);
+        let syncs = Arc::new(Mutex::new(0));
+        let fake = broker(2, Arc::clone(&seen), move |key, body| match key {
+            11 => {
+                let (member, user_data) = join_of(body);
+                note(&log, format!("join {member:?} {user_data:?}"));
+                match member.as_str() {
+                    "" if *syncs.lock().unwrap() == 0 => fake::joined(79, -1, "", "m2", &[]),
+                    "" => fake::joined(79, -1, "", "m3", &[]),
+                    "m2" => fake::joined(0, 1, "m1", "m2", &[]),
+                    _ => fake::joined(0, 2 + user_data[3] as i32, "m3", "m3", &["m3"]),
+                }
+            }
+            14 => {
+                let assignments = fake::sync_assignments(body);
+                note(&log, format!("sync {assignments:?}"));
+                let mut syncs = syncs.lock().unwrap();
+                *syncs += 1;
+                match *syncs {
+                    1 => fake::synced(0, &[1]),
+                    2 => {
+                        let mut w = Writer::default();
+                        w.i32(0).i16(0).bytes(&[]);
+                        w.buf
+                    }
+                    _ => fake::synced(0, &assignments[0].1),
+                }
+            }
+            12 => noted_beat(&log, body, 27),
+            _ => sync_or_leave(&log, key, body),
+        });
+        through_a_rebalance(
+            &fake,
+            &seen,
+            ["p1r0", "p1r1"],
+            ["p0r0", "p0r1", "p1r2", "p1r3"],
+            &[
+                "join \"\" [0, 0, 0, 0]",
+                "join \"m2\" [0, 0, 0, 0]",
+                "sync []",
+                "fetch p1@0",
+                "heartbeat m2",
+                "commit g1 m2 p1=2",
+                "leave m2",
+                "join \"\" [0, 0, 0, 0]",
+                "join \"m3\" [0, 0, 0, 0]",
+                "sync [(\"m3\", [0, 1])]",
+                "join \"m3\" [0, 0, 0, 1]",
+                "sync [(\"m3\", [0, 1])]",
+                "fetch p0@0 p1@2",
+                "heartbeat m3",
+            ],
         );
     }
 

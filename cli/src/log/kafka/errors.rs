@@ -35,6 +35,7 @@ fn name(code: i16) -> &'static str {
         30 => "GROUP_AUTHORIZATION_FAILED",
         35 => "UNSUPPORTED_VERSION",
         56 => "KAFKA_STORAGE_ERROR",
+        79 => "MEMBER_ID_REQUIRED",
         _ => "",
     }
 }

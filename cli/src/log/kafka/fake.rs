@@ -7,6 +7,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::thread;
 
+use super::assignor;
 use super::wire::{Reader, Writer};
 
 pub struct Fake {
@@ -17,9 +18,10 @@ pub struct Fake {
 /// ApiVersions v0's answer: every API this client uses, v0..v12.
 fn versions() -> Vec<u8> {
     let mut w = Writer::default();
-    w.i16(0).array(&[0i16, 1, 2, 3, 8, 9, 10], |w, key| {
-        w.i16(*key).i16(0).i16(12);
-    });
+    w.i16(0)
+        .array(&[0i16, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14], |w, key| {
+            w.i16(*key).i16(0).i16(12);
+        });
     w.buf
 }
 
@@ -43,6 +45,76 @@ pub fn metadata(addr: &str, topic: &str, partitions: i32) -> Vec<u8> {
                 w.i16(0).i32(*i).i32(1).i32(0).i32(0);
             });
         });
+    w.buf
+}
+
+/// FindCoordinator v1's answer: the broker at `addr`.
+pub fn coordinator(addr: &str) -> Vec<u8> {
+    let (host, port) = addr.rsplit_once(':').expect("ADDR:PORT");
+    let mut w = Writer::default();
+    w.i32(0)
+        .i16(0)
+        .null_string()
+        .i32(1)
+        .string(host)
+        .i32(port.parse().unwrap());
+    w.buf
+}
+
+/// JoinGroup v5's answer to `member`: `error`, or the generation led by
+/// `leader` with `members` (listed to the leader only), each subscribed
+/// to `topic`.
+pub fn joined(
+    error: i16,
+    generation: i32,
+    leader: &str,
+    member: &str,
+    members: &[&str],
+) -> Vec<u8> {
+    let listed: &[&str] = if leader == member { members } else { &[] };
+    let mut w = Writer::default();
+    w.i32(0)
+        .i16(error)
+        .i32(generation)
+        .string("range")
+        .string(leader)
+        .string(member)
+        .array(listed, |w, id| {
+            w.string(id)
+                .null_string()
+                .bytes(&assignor::subscription("t", &[]));
+        });
+    w.buf
+}
+
+/// The assignments of a SyncGroup v3 request, by member: the leader's.
+pub fn sync_assignments(request: &[u8]) -> Vec<(String, Vec<i32>)> {
+    let mut r = Reader::new(request);
+    r.string().unwrap(); // group_id
+    r.i32().unwrap(); // generation_id
+    r.string().unwrap(); // member_id
+    r.string().unwrap(); // group_instance_id
+    r.array(|r| {
+        let member = r.string()?.unwrap();
+        let bytes = r.bytes()?.unwrap();
+        Ok((member, assignor::assigned_partitions(bytes, "t")?))
+    })
+    .unwrap()
+}
+
+/// SyncGroup v3's answer: `partitions` of topic "t", or `error`.
+pub fn synced(error: i16, partitions: &[i32]) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.i32(0)
+        .i16(error)
+        .bytes(&assignor::assignment("t", partitions));
+    w.buf
+}
+
+/// Heartbeat v3's answer (throttle time, error code).
+pub fn beat(error: i16) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.i32(0).i16(error);
     w.buf
 }
 

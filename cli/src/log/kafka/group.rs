@@ -1,8 +1,7 @@
 //! A consumer group's committed offsets: FindCoordinator v1 (which broker
-//! keeps the group), OffsetFetch v3 and OffsetCommit v3. The group has no
-//! members (no JoinGroup): a commit with generation -1 and no member id is
-//! the protocol's "simple consumer" commit, which the coordinator accepts
-//! while no member joined the group. One consumer reads every partition.
+//! keeps the group), OffsetFetch v3 and OffsetCommit v3. A commit carries
+//! the member's id and generation (`member` joins the group), so that a
+//! Kafka coordinator refuses one from a member of a past generation.
 
 use super::errors;
 use super::wire::{Reader, Writer};
@@ -41,22 +40,21 @@ pub fn find_coordinator_response(body: &[u8], group: &str) -> Result<String, Log
 }
 
 /// group_id, [topic [partition]].
-pub fn offset_fetch_request(group: &str, topic: &str, partitions: usize) -> Vec<u8> {
-    let indexes: Vec<i32> = (0..partitions as i32).collect();
+pub fn offset_fetch_request(group: &str, topic: &str, partitions: &[i32]) -> Vec<u8> {
     let mut w = Writer::default();
     w.string(group).array(&[topic], |w, t| {
-        w.string(t).array(&indexes, |w, i| {
+        w.string(t).array(partitions, |w, i| {
             w.i32(*i);
         });
     });
     w.buf
 }
 
-/// The committed offset of each partition, -1 where none is.
+/// The committed offset of each partition asked, -1 where none is.
 pub fn offset_fetch_response(
     body: &[u8],
     topic: &str,
-    partitions: usize,
+    partitions: &[i32],
 ) -> Result<Vec<i64>, LogError> {
     let malformed = errors::malformed("OffsetFetch");
     let mut r = Reader::new(body);
@@ -70,8 +68,7 @@ pub fn offset_fetch_response(
         })
         .map_err(&malformed)?;
     errors::check(r.i16().map_err(&malformed)?, "OffsetFetch")?;
-    let asked: Vec<i32> = (0..partitions as i32).collect();
-    offsets_asked(&topics, topic, &asked, "committed offset")
+    offsets_asked(&topics, topic, partitions, "committed offset")
 }
 
 /// Each topic's (partition, offset, error) answers.
@@ -98,13 +95,20 @@ pub fn offsets_asked(
     Ok(offsets)
 }
 
-/// group_id, generation_id -1, member_id "", retention_time_ms -1 (the
+/// Who commits: the group, and the member's id and generation.
+pub struct Committer<'a> {
+    pub group: &'a str,
+    pub generation: i32,
+    pub member_id: &'a str,
+}
+
+/// group_id, generation_id, member_id, retention_time_ms -1 (the
 /// broker's), [topic [partition, offset, metadata null]].
-pub fn offset_commit_request(group: &str, topic: &str, offsets: &[(i32, i64)]) -> Vec<u8> {
+pub fn offset_commit_request(by: &Committer<'_>, topic: &str, offsets: &[(i32, i64)]) -> Vec<u8> {
     let mut w = Writer::default();
-    w.string(group)
-        .i32(-1)
-        .string("")
+    w.string(by.group)
+        .i32(by.generation)
+        .string(by.member_id)
         .i64(-1)
         .array(&[topic], |w, t| {
             w.string(t).array(offsets, |w, (partition, offset)| {
@@ -114,17 +118,17 @@ pub fn offset_commit_request(group: &str, topic: &str, offsets: &[(i32, i64)]) -
     w.buf
 }
 
-pub fn offset_commit_response(body: &[u8]) -> Result<(), LogError> {
+/// The first partition's error code, 0 when every offset was committed.
+pub fn offset_commit_response(body: &[u8]) -> Result<i16, LogError> {
     let malformed = errors::malformed("OffsetCommit");
     let mut r = Reader::new(body);
     r.i32().map_err(&malformed)?; // throttle_time_ms
     let topics = r.topics(|r| Ok((r.i32()?, r.i16()?))).map_err(&malformed)?;
-    for (name, partitions) in &topics {
-        for (index, error) in partitions {
-            errors::check(*error, &format!("commit of {name}/{index}"))?;
-        }
-    }
-    Ok(())
+    let codes = topics.iter().flat_map(|(_, partitions)| partitions);
+    Ok(codes
+        .map(|&(_, error)| error)
+        .find(|&e| e != 0)
+        .unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -161,7 +165,7 @@ mod tests {
     #[test]
     fn committed_offsets() {
         assert_eq!(
-            offset_fetch_request("g", "t", 2),
+            offset_fetch_request("g", "t", &[0, 1]),
             [
                 0, 1, b'g', 0, 0, 0, 1, 0, 1, b't', 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1
             ]
@@ -171,7 +175,11 @@ mod tests {
         w.i32(1).i64(42).null_string().i16(0);
         w.i32(0).i64(-1).string("").i16(0);
         w.i16(0);
-        assert_eq!(offset_fetch_response(&w.buf, "t", 3).unwrap(), [-1, 42, -1]);
+        assert_eq!(
+            offset_fetch_response(&w.buf, "t", &[0, 1, 2]).unwrap(),
+            [-1, 42, -1]
+        );
+        assert_eq!(offset_fetch_response(&w.buf, "t", &[1]).unwrap(), [42]);
     }
 
     #[test]
@@ -179,8 +187,8 @@ mod tests {
         let mut expected = Writer::default();
         expected
             .string("g")
-            .i32(-1)
-            .string("")
+            .i32(4)
+            .string("m1")
             .i64(-1)
             .i32(1)
             .string("t")
@@ -188,15 +196,24 @@ mod tests {
             .i32(2)
             .i64(9)
             .i16(-1);
-        assert_eq!(offset_commit_request("g", "t", &[(2, 9)]), expected.buf);
+        let by = Committer {
+            group: "g",
+            generation: 4,
+            member_id: "m1",
+        };
+        assert_eq!(offset_commit_request(&by, "t", &[(2, 9)]), expected.buf);
         let mut w = Writer::default();
-        w.i32(0).i32(1).string("t").i32(1).i32(2).i16(16);
-        assert!(matches!(
-            offset_commit_response(&w.buf),
-            Err(LogError::Unavailable(_))
-        ));
+        w.i32(0)
+            .i32(1)
+            .string("t")
+            .i32(2)
+            .i32(2)
+            .i16(0)
+            .i32(1)
+            .i16(22);
+        assert_eq!(offset_commit_response(&w.buf).unwrap(), 22);
         w.buf.truncate(w.buf.len() - 2);
         w.i16(0);
-        assert!(offset_commit_response(&w.buf).is_ok());
+        assert_eq!(offset_commit_response(&w.buf).unwrap(), 0);
     }
 }

@@ -1,18 +1,25 @@
 //! The Kafka protocol, spoken by this crate over a plain `TcpStream`
 //! (blocking, no async runtime): enough of it to publish record batches
-//! acknowledged by all in-sync replicas and to consume them with a
-//! consumer group's committed offsets. API versions: ApiVersions v0,
-//! Metadata v4, Produce v3, Fetch v4, ListOffsets v1, FindCoordinator v1,
-//! OffsetFetch v3, OffsetCommit v3 (the newest before flexible versions
-//! that Kafka 4 still serves; a broker without one is refused by name).
+//! acknowledged by all in-sync replicas and to consume them as a member of
+//! a consumer group, sharing the partitions with the group's other
+//! members. API versions: ApiVersions v0, Metadata v4, Produce v3, Fetch
+//! v4, ListOffsets v1, FindCoordinator v1, OffsetFetch v3, OffsetCommit
+//! v3, JoinGroup v5, SyncGroup v3, Heartbeat v3, LeaveGroup v3 (the newest
+//! before flexible versions that Kafka 4 still serves; a broker without
+//! one is refused by name).
 //!
 //! - `wire`, `crc32c`, `compression`, `batch`: the encodings (primitive
 //!   types, varints, record batches of magic 2 with none, lz4 or zstd).
 //! - `connection`, `errors`: one broker connection, error codes.
-//! - `metadata`, `produce`, `fetch`, `group`: each request and response.
+//! - `metadata`, `produce`, `fetch`, `group`, `membership`: each request
+//!   and response; `assignor`: the range assignor and the ConsumerProtocol
+//!   bytes it travels in.
 //! - `cluster`: leaders and connections, forgotten on failure.
+//! - `member`: this process in its consumer group (join, heartbeats,
+//!   leave, offsets of its generation).
 //! - `partition`, `producer`, `consumer`: the contract's two traits.
 
+mod assignor;
 mod batch;
 mod cluster;
 mod compression;
@@ -24,13 +31,13 @@ mod errors;
 mod fake;
 mod fetch;
 mod group;
+mod member;
+mod membership;
 mod metadata;
 mod partition;
 mod produce;
 mod producer;
 mod wire;
-
-use std::collections::VecDeque;
 
 use self::cluster::Cluster;
 pub use self::compression::Compression;
@@ -82,12 +89,5 @@ pub fn consumer(url: &LogUrl, group: &str) -> Result<Box<dyn Consumer>, String> 
     }
     let mut cluster = cluster_of(url)?;
     probe(&mut cluster)?;
-    Ok(Box::new(KafkaConsumer {
-        cluster,
-        group: group.to_string(),
-        coordinator: None,
-        positions: Vec::new(),
-        handed: VecDeque::new(),
-        last_seq: 0,
-    }))
+    Ok(Box::new(KafkaConsumer::new(cluster, group.to_string())))
 }
