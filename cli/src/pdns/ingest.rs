@@ -6,11 +6,16 @@
 //! database), at the end and on SIGINT/SIGTERM.
 //!
 //! From a log (`kafka://…`, `nats://…`), exactly once into SQLite and
-//! PostgreSQL: each batch's transaction also raises the log position it
+//! PostgreSQL: each batch's transaction also moves the log position it
 //! reached (`pdns_log_position`, per log, consumer and partition), records
 //! at or below the stored position are skipped, and the log is committed
 //! only after the transaction. A record delivered again after a crash is
-//! thus counted once. ClickHouse has no transactions: at-least-once there.
+//! thus counted once. The move is made only from the position the batch
+//! found: when another process of a Kafka group stored the same records
+//! meanwhile (a partition handed over while this batch was on its way),
+//! the batch is not stored and the ingest stops with an error; run again,
+//! it goes on from the stored positions. ClickHouse has no transactions:
+//! at-least-once there.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -21,7 +26,7 @@ use super::aggregate::Batch;
 use super::counters::Counters;
 use super::events;
 use super::observe::observe;
-use super::store::{self, Backend, LogPosition};
+use super::store::{self, Backend, LogPosition, PositionMove};
 use crate::exit;
 use crate::feed::{self, Committer, Feed, Frame, Mark, Next};
 use crate::log_input;
@@ -118,14 +123,17 @@ impl LogState {
         Ok(true)
     }
 
-    fn positions(&self) -> Vec<LogPosition> {
+    fn positions(&self) -> Vec<PositionMove> {
         self.reached
             .iter()
-            .map(|((log, partition), &offset)| LogPosition {
-                log: log.clone(),
-                consumer: self.consumer.clone(),
-                partition: *partition,
-                offset,
+            .map(|((log, partition), &offset)| PositionMove {
+                to: LogPosition {
+                    log: log.clone(),
+                    consumer: self.consumer.clone(),
+                    partition: *partition,
+                    offset,
+                },
+                from: self.stored.get(&(log.clone(), *partition)).copied(),
             })
             .collect()
     }

@@ -255,6 +255,18 @@ pub struct LogPosition {
     pub offset: u64,
 }
 
+/// A batch's move of a stored position: from the offset stored when the
+/// batch began (`None`: none was) to `to.offset`, the last it holds. The
+/// move is made only if the stored offset is still `from`: consumers of a
+/// group hand a partition over, and a batch of its old holder may still be
+/// on its way to the store when the new holder, starting from the same
+/// stored offset, stores the same records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PositionMove {
+    pub to: LogPosition,
+    pub from: Option<u64>,
+}
+
 /// The table of [`LogPosition`]s, in the SQL stores: written in the
 /// transaction of the batch that holds the records, so that a record is
 /// counted once even when the log delivers it again.
@@ -276,9 +288,13 @@ pub trait Backend {
     /// that was first seen before `before`, the one seen last.
     fn previous(&mut self, key: &Key, before: i64) -> Result<Option<Row>>;
     fn commit(&mut self) -> Result<()>;
+    /// Abandons the transaction begun, in a store that keeps positions.
+    fn rollback(&mut self) -> Result<()> {
+        Ok(())
+    }
     /// Whether the store keeps log positions with its batches (it has
     /// transactions): then [`Backend::positions`] and
-    /// [`Backend::save_positions`] work.
+    /// [`Backend::move_position`] work.
     fn keeps_positions(&self) -> bool {
         false
     }
@@ -286,9 +302,10 @@ pub trait Backend {
     fn positions(&mut self, _log: &str, _consumer: &str) -> Result<Vec<LogPosition>> {
         Ok(Vec::new())
     }
-    /// Raises stored positions, inside the batch's transaction.
-    fn save_positions(&mut self, _positions: &[LogPosition]) -> Result<()> {
-        Ok(())
+    /// Moves a stored position inside the batch's transaction; false, and
+    /// nothing written, when the stored offset is no longer `from`.
+    fn move_position(&mut self, _position: &PositionMove) -> Result<bool> {
+        Ok(true)
     }
     /// The rows that match, in the filter's order.
     fn select(&mut self, filter: &Filter) -> Result<Vec<Row>>;
@@ -329,25 +346,32 @@ pub fn is_delegation(rrtype: u16) -> bool {
     rrtype == Rtype::NS.to_int() || rrtype == Rtype::DS.to_int()
 }
 
-/// Merges a batch in one transaction, with the log positions it reaches;
-/// returns the keys it added.
+/// Merges a batch in one transaction, with the log positions it moves;
+/// returns the keys it added. When a position was moved by another process
+/// meanwhile, nothing of the batch is stored and the error says so.
 pub fn merge(
     backend: &mut dyn Backend,
     batch: &Batch,
-    positions: &[LogPosition],
+    positions: &[PositionMove],
 ) -> Result<Vec<NewKey>> {
     let mut rows: Vec<(&Key, &Seen)> = batch.keys.iter().collect();
     // A fixed order: the same batch always touches rows in the same order.
     rows.sort_by(|a, b| a.0.cmp(b.0));
     backend.begin()?;
+    // Positions first: in PostgreSQL their rows are locked from here on,
+    // so the second of two batches over the same records waits, then sees
+    // the first one's move.
+    for position in positions {
+        if !backend.move_position(position)? {
+            backend.rollback()?;
+            return Err(moved_meanwhile(position));
+        }
+    }
     let fresh = if rows.is_empty() {
         Vec::new()
     } else {
         backend.upsert(&rows)?
     };
-    if !positions.is_empty() {
-        backend.save_positions(positions)?;
-    }
     let mut added = Vec::new();
     for ((key, seen), fresh) in rows.into_iter().zip(fresh) {
         if !fresh {
@@ -367,6 +391,19 @@ pub fn merge(
     backend.commit()?;
     added.sort_by(|a, b| (a.seen.time_first, &a.key).cmp(&(b.seen.time_first, &b.key)));
     Ok(added)
+}
+
+fn moved_meanwhile(position: &PositionMove) -> StoreError {
+    let to = &position.to;
+    let from = position
+        .from
+        .map_or("none".to_string(), |offset| offset.to_string());
+    StoreError(format!(
+        "partition {} of {} was stored further by another process of consumer {} while this \
+         batch was built (its position was {from}): nothing of the batch is stored; a restart \
+         goes on from the stored positions",
+        to.partition, to.log, to.consumer
+    ))
 }
 
 #[cfg(test)]
@@ -400,6 +437,62 @@ mod tests {
         };
         let (sql, _) = filter.where_clause(|n, _| format!("?{n}"), |p| p.to_string());
         assert!(sql.starts_with("rrname_rev > ?1 ORDER BY"), "{sql}");
+    }
+
+    fn moving(partition: u32, from: Option<u64>, to: u64) -> PositionMove {
+        PositionMove {
+            to: LogPosition {
+                log: "kafka://127.0.0.1:9092/t".into(),
+                consumer: "g".into(),
+                partition,
+                offset: to,
+            },
+            from,
+        }
+    }
+
+    #[test]
+    fn a_position_moves_only_from_where_the_batch_found_it() {
+        let path =
+            std::env::temp_dir().join(format!("dnstap-kit-moves-{}.sqlite", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let mut store = sqlite::SqliteStore::open(path.to_str().unwrap(), true).unwrap();
+        let batch = Batch::default();
+        let stored = |store: &mut sqlite::SqliteStore| {
+            let mut offsets: Vec<(u32, u64)> = store
+                .positions("kafka://127.0.0.1:9092/t", "g")
+                .unwrap()
+                .iter()
+                .map(|p| (p.partition, p.offset))
+                .collect();
+            offsets.sort();
+            offsets
+        };
+        // (Reading the positions first, as an ingest does, makes their table.)
+        assert_eq!(stored(&mut store), []);
+        merge(&mut store, &batch, &[moving(0, None, 10)]).unwrap();
+        // Another holder's batch over the same records, begun before that
+        // one was stored.
+        let refused = merge(&mut store, &batch, &[moving(0, None, 5)]);
+        assert!(
+            matches!(&refused, Err(err) if err.0.contains("stored further by another process")),
+            "{:?}",
+            refused.err()
+        );
+        merge(&mut store, &batch, &[moving(0, Some(10), 20)]).unwrap();
+        // A refused move takes the batch's other moves back with it.
+        let both = [moving(1, None, 7), moving(0, Some(10), 15)];
+        assert!(merge(&mut store, &batch, &both).is_err());
+        assert_eq!(stored(&mut store), [(0, 20)]);
+        merge(
+            &mut store,
+            &batch,
+            &[moving(1, None, 7), moving(0, Some(20), 30)],
+        )
+        .unwrap();
+        assert_eq!(stored(&mut store), [(0, 30), (1, 7)]);
+        drop(store);
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

@@ -9,8 +9,8 @@ use postgres::types::ToSql;
 use postgres::{Client, NoTls};
 
 use super::{
-    Backend, COLUMNS, Filter, LogPosition, POSITIONS_TABLE, Param, Result, Row, SCHEMA_VERSION,
-    StoreError, check_version, previous_sql,
+    Backend, COLUMNS, Filter, LogPosition, POSITIONS_TABLE, Param, PositionMove, Result, Row,
+    SCHEMA_VERSION, StoreError, check_version, previous_sql,
 };
 use crate::pdns::aggregate::{Key, Seen};
 
@@ -178,15 +178,30 @@ impl Backend for PostgresStore {
             .collect())
     }
 
-    fn save_positions(&mut self, positions: &[LogPosition]) -> Result<()> {
-        for p in positions {
-            self.client.execute(
-                "INSERT INTO pdns_log_position (log, consumer, log_partition, log_offset) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (log, consumer, log_partition) DO UPDATE SET log_offset = greatest(pdns_log_position.log_offset, excluded.log_offset)",
-                &[&p.log, &p.consumer, &i64::from(p.partition), &(p.offset as i64)],
-            )?;
-        }
+    fn rollback(&mut self) -> Result<()> {
+        self.client.batch_execute("ROLLBACK")?;
         Ok(())
+    }
+
+    fn move_position(&mut self, position: &PositionMove) -> Result<bool> {
+        let to = &position.to;
+        let (partition, offset) = (i64::from(to.partition), to.offset as i64);
+        let moved = match position.from {
+            // Under READ COMMITTED, an UPDATE that waited for another
+            // transaction's lock on the row checks its WHERE again on the
+            // committed row.
+            Some(from) => self.client.execute(
+                "UPDATE pdns_log_position SET log_offset = $4
+                 WHERE log = $1 AND consumer = $2 AND log_partition = $3 AND log_offset = $5",
+                &[&to.log, &to.consumer, &partition, &offset, &(from as i64)],
+            )?,
+            None => self.client.execute(
+                "INSERT INTO pdns_log_position (log, consumer, log_partition, log_offset) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (log, consumer, log_partition) DO NOTHING",
+                &[&to.log, &to.consumer, &partition, &offset],
+            )?,
+        };
+        Ok(moved == 1)
     }
 
     fn select(&mut self, filter: &Filter) -> Result<Vec<Row>> {

@@ -9,8 +9,8 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 
 use super::{
-    Backend, COLUMNS, Filter, LogPosition, POSITIONS_TABLE, Param, Result, Row, SCHEMA_VERSION,
-    StoreError, check_version, previous_sql,
+    Backend, COLUMNS, Filter, LogPosition, POSITIONS_TABLE, Param, PositionMove, Result, Row,
+    SCHEMA_VERSION, StoreError, check_version, previous_sql,
 };
 use crate::pdns::aggregate::{Key, Seen};
 
@@ -206,15 +206,26 @@ impl Backend for SqliteStore {
         Ok(rows)
     }
 
-    fn save_positions(&mut self, positions: &[LogPosition]) -> Result<()> {
-        let mut save = self.connection.prepare_cached(
-            "INSERT INTO pdns_log_position (log, consumer, log_partition, log_offset) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (log, consumer, log_partition) DO UPDATE SET log_offset = max(log_offset, excluded.log_offset)",
-        )?;
-        for p in positions {
-            save.execute(params![p.log, p.consumer, p.partition, p.offset as i64])?;
-        }
+    fn rollback(&mut self) -> Result<()> {
+        self.connection.execute_batch("ROLLBACK")?;
         Ok(())
+    }
+
+    fn move_position(&mut self, position: &PositionMove) -> Result<bool> {
+        let to = &position.to;
+        let moved = match position.from {
+            Some(from) => self.connection.prepare_cached(
+                "UPDATE pdns_log_position SET log_offset = ?4
+                 WHERE log = ?1 AND consumer = ?2 AND log_partition = ?3 AND log_offset = ?5",
+            )?
+            .execute(params![to.log, to.consumer, to.partition, to.offset as i64, from as i64])?,
+            None => self.connection.prepare_cached(
+                "INSERT INTO pdns_log_position (log, consumer, log_partition, log_offset) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (log, consumer, log_partition) DO NOTHING",
+            )?
+            .execute(params![to.log, to.consumer, to.partition, to.offset as i64])?,
+        };
+        Ok(moved == 1)
     }
 
     fn select(&mut self, filter: &Filter) -> Result<Vec<Row>> {
