@@ -22,14 +22,13 @@ use std::time::{Duration, Instant};
 use super::batch;
 use super::cluster::{Cluster, REQUEST_TIMEOUT};
 use super::connection;
-use super::errors;
+use super::errors::{self, OFFSET_OUT_OF_RANGE};
 use super::fetch;
 use super::member::Member;
 use crate::log::{Consumer, Incoming, LogError, Position};
 use crate::report::report;
 
 /// The protocol's OFFSET_OUT_OF_RANGE: the position is gone (retention).
-const OFFSET_OUT_OF_RANGE: i16 = 1;
 /// How long a rebalance waits for the records handed out to be committed:
 /// well within the session and rebalance timeouts.
 const DRAIN: Duration = Duration::from_secs(5);

@@ -10,10 +10,17 @@ pub fn malformed(api: &str) -> impl Fn(Malformed) -> LogError + '_ {
     move |err| LogError::Unavailable(format!("{api}: {err}"))
 }
 
+/// The codes the client acts on.
+pub const OFFSET_OUT_OF_RANGE: i16 = 1;
+pub const ILLEGAL_GENERATION: i16 = 22;
+pub const UNKNOWN_MEMBER_ID: i16 = 25;
+pub const REBALANCE_IN_PROGRESS: i16 = 27;
+pub const MEMBER_ID_REQUIRED: i16 = 79;
+
 /// The codes this client meets, by name; others are shown by number.
 fn name(code: i16) -> &'static str {
     match code {
-        1 => "OFFSET_OUT_OF_RANGE",
+        OFFSET_OUT_OF_RANGE => "OFFSET_OUT_OF_RANGE",
         2 => "CORRUPT_MESSAGE",
         3 => "UNKNOWN_TOPIC_OR_PARTITION",
         5 => "LEADER_NOT_AVAILABLE",
@@ -28,14 +35,14 @@ fn name(code: i16) -> &'static str {
         18 => "RECORD_LIST_TOO_LARGE",
         19 => "NOT_ENOUGH_REPLICAS",
         20 => "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
-        22 => "ILLEGAL_GENERATION",
-        25 => "UNKNOWN_MEMBER_ID",
-        27 => "REBALANCE_IN_PROGRESS",
+        ILLEGAL_GENERATION => "ILLEGAL_GENERATION",
+        UNKNOWN_MEMBER_ID => "UNKNOWN_MEMBER_ID",
+        REBALANCE_IN_PROGRESS => "REBALANCE_IN_PROGRESS",
         29 => "TOPIC_AUTHORIZATION_FAILED",
         30 => "GROUP_AUTHORIZATION_FAILED",
         35 => "UNSUPPORTED_VERSION",
         56 => "KAFKA_STORAGE_ERROR",
-        79 => "MEMBER_ID_REQUIRED",
+        MEMBER_ID_REQUIRED => "MEMBER_ID_REQUIRED",
         _ => "",
     }
 }

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 use super::assignor;
 use super::cluster::{Cluster, REQUEST_TIMEOUT};
 use super::connection::{self, Api};
-use super::errors;
+use super::errors::{
+    self, ILLEGAL_GENERATION, MEMBER_ID_REQUIRED, REBALANCE_IN_PROGRESS, UNKNOWN_MEMBER_ID,
+};
 use super::group::{self, Committer};
 use super::membership::{self, JoinRequest};
 use crate::log::LogError;
@@ -33,11 +35,6 @@ const RETRY_PAUSE: Duration = Duration::from_millis(250);
 /// Leaving is a courtesy to the others (they would rebalance after
 /// SESSION_TIMEOUT anyway): an exit does not wait longer for it.
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(3);
-
-const ILLEGAL_GENERATION: i16 = 22;
-const UNKNOWN_MEMBER_ID: i16 = 25;
-const REBALANCE_IN_PROGRESS: i16 = 27;
-const MEMBER_ID_REQUIRED: i16 = 79;
 
 pub struct Member {
     pub group: String,
