@@ -6,7 +6,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, TransactionBehavior, params, params_from_iter,
+};
 
 use super::{
     Backend, COLUMNS, Filter, LogPosition, POSITIONS_TABLE, Param, PositionMove, Result, Row,
@@ -80,34 +82,20 @@ impl SqliteStore {
     }
 
     fn set_up(&mut self, path: &str, create: bool) -> Result<()> {
-        let has_meta: bool = self.connection.query_row(
-            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'pdns_meta'",
-            [],
-            |r| r.get(0),
-        )?;
-        if has_meta {
-            let version: Option<String> = self
-                .connection
-                .query_row(
-                    "SELECT value FROM pdns_meta WHERE name = 'schema_version'",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            return check_version(version.as_deref().unwrap_or("(none)"), path);
-        }
-        let tables: i64 =
-            self.connection
-                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
-        if tables > 0 {
-            return Err(StoreError(format!(
-                "{path} is a SQLite database without passive DNS (no pdns_meta table): refusing to add tables to it"
-            )));
+        if let Some(found) = contents(&self.connection, path)? {
+            return check_version(&found, path);
         }
         if !create {
             return Err(StoreError(format!("{path}: no passive DNS in it yet")));
         }
-        let transaction = self.connection.transaction()?;
+        // IMMEDIATE, and the question asked again under its lock: two
+        // ingests that open a new file at once must not both create it.
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Some(found) = contents(&transaction, path)? {
+            return check_version(&found, path);
+        }
         transaction.execute_batch(SCHEMA)?;
         transaction.execute(
             "INSERT INTO pdns_meta (name, value) VALUES ('schema_version', ?1)",
@@ -116,6 +104,34 @@ impl SqliteStore {
         transaction.commit()?;
         Ok(())
     }
+}
+
+/// The schema version of the passive DNS in the database, `None` when
+/// the database is empty; an error when it holds other tables.
+fn contents(connection: &Connection, path: &str) -> Result<Option<String>> {
+    let has_meta: bool = connection.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'pdns_meta'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_meta {
+        let version: Option<String> = connection
+            .query_row(
+                "SELECT value FROM pdns_meta WHERE name = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        return Ok(Some(version.unwrap_or_else(|| "(none)".to_string())));
+    }
+    let tables: i64 =
+        connection.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+    if tables > 0 {
+        return Err(StoreError(format!(
+            "{path} is a SQLite database without passive DNS (no pdns_meta table): refusing to add tables to it"
+        )));
+    }
+    Ok(None)
 }
 
 impl Backend for SqliteStore {
@@ -266,4 +282,40 @@ fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
             sensor_id: row.get(7)?,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Barrier};
+    use std::thread;
+
+    #[test]
+    fn ingests_creating_one_file_at_once_all_open_it() {
+        const AT_ONCE: usize = 4;
+        for round in 0..10 {
+            let path = std::env::temp_dir().join(format!(
+                "dnstap-kit-create-{}-{round}.sqlite",
+                std::process::id()
+            ));
+            let _ = std::fs::remove_file(&path);
+            let start = Arc::new(Barrier::new(AT_ONCE));
+            let openers: Vec<_> = (0..AT_ONCE)
+                .map(|_| {
+                    let (path, start) = (path.clone(), start.clone());
+                    thread::spawn(move || {
+                        start.wait();
+                        SqliteStore::open(path.to_str().unwrap(), true).map(|_| ())
+                    })
+                })
+                .collect();
+            for opener in openers {
+                let opened = opener.join().unwrap();
+                assert!(opened.is_ok(), "round {round}: {:?}", opened.err());
+            }
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
+    }
 }
