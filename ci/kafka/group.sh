@@ -169,10 +169,12 @@ takeover_after_leave() {
 ingest_shared_and_killed() {
     local topic=$1 fs=$2 pdns_tool=$repo/tests/servers/pdns_tool.py name before
     feed_in_halves "$topic" "$fs"
+    # Both at once, into a database neither has made yet.
     for name in "$topic-1" "$topic-2"; do
         spawn "$name" "$kit" pdns ingest --follow "kafka://$broker/$topic" --db "$work/group.sqlite" \
             --consumer "$topic" --batch 5000 --stats-interval 1
-        # The first makes the database: the second opens it.
+    done
+    for name in "$topic-1" "$topic-2"; do
         wait_until 60 "$name storing" reached "$work/$name.log" messages 1
     done
     wait_until 60 "$topic-1 and $topic-2 each given a share" sharing_out "$topic-1" "$topic-2"
