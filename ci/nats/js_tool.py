@@ -2,7 +2,8 @@
 """The independent side of ci/nats-check and ci/bench-log: asks a NATS
 JetStream server over the client protocol (standard library only).
 
-  js_tool.py leader ADDR:PORT STREAM   the server_name of the stream's leader
+  js_tool.py leader ADDR:PORT STREAM   the server_name of the stream's leader;
+                                       exits 1 while it has none (an election)
   js_tool.py ready ADDR:PORT           exits 0 once JetStream answers $JS.API.INFO
                                        without an error (a meta leader is elected)
 """
@@ -40,8 +41,14 @@ def request(server, subject, timeout=3.0):
 
 def main(argv):
     if len(argv) == 4 and argv[1] == "leader":
-        info = request(argv[2], f"$JS.API.STREAM.INFO.{argv[3]}")
-        print(info["cluster"]["leader"])
+        try:
+            info = request(argv[2], f"$JS.API.STREAM.INFO.{argv[3]}")
+        except (OSError, RuntimeError, ValueError):
+            return 1
+        leader = info.get("cluster", {}).get("leader")
+        if not leader:
+            return 1
+        print(leader)
     elif len(argv) == 3 and argv[1] == "ready":
         try:
             return 1 if "error" in request(argv[2], "$JS.API.INFO") else 0

@@ -9,11 +9,19 @@
 #   start_node I            (re)starts node I of that cluster
 #   nats_servers            ADDR:PORT,… of every node, for URLs
 #   js_tool ARGS…           ci/nats/js_tool.py
+#   stream_leader STREAM    the server_name of the stream's leader, once one
+#                           is elected (a node restarted: within 30 s)
 
 # shellcheck source=ci/lib/proc.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/proc.sh"
 
 js_tool() { python3 "$repo/ci/nats/js_tool.py" "$@"; }
+
+stream_leader() {
+    local first="127.0.0.1:$((NATS_BASE + 1))"
+    wait_until 30 "a leader of stream $1" js_tool leader "$first" "$1" >/dev/null
+    js_tool leader "$first" "$1"
+}
 
 nats_servers() {
     local i list=()
