@@ -79,8 +79,12 @@ read_killed_and_restarted() {
     wait_until 60 "$((total / 2)) records printed" lines_reached "$work/read-1.json" $((total / 2))
     kill_now read-1
     "$kit" read --format json --consumer killed "$url" >"$work/read-2.json"
-    # A line cut by the kill is not a record.
-    cat "$work/read-1.json" "$work/read-2.json" | grep '}$' | sort -u >"$work/read.json"
+    # A line cut by the kill (the last, without its newline) is not a
+    # record, even where the cut falls just after a nested object's "}".
+    {
+        if [[ -n "$(tail -c 1 "$work/read-1.json")" ]]; then sed '$d' "$work/read-1.json"; else cat "$work/read-1.json"; fi
+        cat "$work/read-2.json"
+    } | sort -u >"$work/read.json"
     same_records "$json" "$work/read.json"
     twice=$(($(wc -l <"$work/read-2.json") + $(wc -l <"$work/read-1.json") - total))
     ((twice <= max_twice)) || die "$twice records read twice after the restart: more than one poll"

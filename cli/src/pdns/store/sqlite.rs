@@ -3,11 +3,13 @@
 //! which a killed process leaves whole or absent.
 
 use std::path::Path;
-use std::time::Duration;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use rusqlite::types::Value;
 use rusqlite::{
-    Connection, OpenFlags, OptionalExtension, TransactionBehavior, params, params_from_iter,
+    Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params,
+    params_from_iter,
 };
 
 use super::{
@@ -49,6 +51,9 @@ ON CONFLICT (key) DO UPDATE SET
     count = pdns.count + excluded.count
 RETURNING count";
 
+/// How long a statement waits for another process's lock (a batch's).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
 pub struct SqliteStore {
     connection: Connection,
 }
@@ -63,12 +68,8 @@ impl SqliteStore {
         }
         let connection = Connection::open_with_flags(path, flags)
             .map_err(|err| StoreError(format!("{path}: {err}")))?;
-        // Another process may hold the write lock for a batch.
-        connection.busy_timeout(Duration::from_secs(30))?;
-        let mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError(format!("{path}: cannot use WAL mode ({mode})")));
-        }
+        connection.busy_timeout(BUSY_TIMEOUT)?;
+        use_wal(&connection, path)?;
         // WAL with NORMAL: a killed process loses no committed batch (only
         // a power cut may lose the last ones), at a fraction of FULL's cost.
         connection.pragma_update(None, "synchronous", "NORMAL")?;
@@ -106,13 +107,34 @@ impl SqliteStore {
     }
 }
 
+/// Switches the database to WAL. While another connection opens the same
+/// new file, SQLite refuses the switch at once (SQLITE_BUSY, without the
+/// busy handler): it is asked again until BUSY_TIMEOUT.
+fn use_wal(connection: &Connection, path: &str) -> Result<()> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match connection.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(mode) => return Err(StoreError(format!("{path}: cannot use WAL mode ({mode})"))),
+            Err(rusqlite::Error::SqliteFailure(failure, _))
+                if failure.code == ErrorCode::DatabaseBusy && Instant::now() < deadline =>
+            {
+                thread::sleep(Duration::from_millis(10));
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+}
+
 /// The schema version of the passive DNS in the database, `None` when
 /// the database is empty; an error when it holds other tables.
 fn contents(connection: &Connection, path: &str) -> Result<Option<String>> {
-    let has_meta: bool = connection.query_row(
-        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'pdns_meta'",
+    // One statement, so one snapshot: another process may be committing
+    // the schema between two.
+    let (has_meta, tables): (bool, i64) = connection.query_row(
+        "SELECT count(*) FILTER (WHERE type = 'table' AND name = 'pdns_meta') > 0, count(*) FROM sqlite_master",
         [],
-        |r| r.get(0),
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     if has_meta {
         let version: Option<String> = connection
@@ -124,8 +146,6 @@ fn contents(connection: &Connection, path: &str) -> Result<Option<String>> {
             .optional()?;
         return Ok(Some(version.unwrap_or_else(|| "(none)".to_string())));
     }
-    let tables: i64 =
-        connection.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
     if tables > 0 {
         return Err(StoreError(format!(
             "{path} is a SQLite database without passive DNS (no pdns_meta table): refusing to add tables to it"
