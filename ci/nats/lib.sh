@@ -18,9 +18,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib/proc.sh"
 js_tool() { python3 "$repo/ci/nats/js_tool.py" "$@"; }
 
 stream_leader() {
-    local first="127.0.0.1:$((NATS_BASE + 1))"
-    wait_until 30 "a leader of stream $1" js_tool leader "$first" "$1" >/dev/null
-    js_tool leader "$first" "$1"
+    local first="127.0.0.1:$((NATS_BASE + 1))" deadline=$((SECONDS + 30)) leader
+    # One question per answer: a leader named by one call may be gone at the
+    # next, while a restarted node rejoins.
+    until leader=$(js_tool leader "$first" "$1"); do
+        ((SECONDS < deadline)) || die "a leader of stream $1: not within 30 s"
+        sleep 0.2
+    done
+    echo "$leader"
 }
 
 nats_servers() {
