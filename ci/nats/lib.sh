@@ -17,15 +17,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib/proc.sh"
 
 js_tool() { python3 "$repo/ci/nats/js_tool.py" "$@"; }
 
+# named_leader STREAM: sets LEADER to the stream's leader if it has one;
+# the name that is printed is the one asked for (a leader named by one call
+# may be gone at the next, while a restarted node rejoins).
+named_leader() { LEADER=$(js_tool leader "127.0.0.1:$((NATS_BASE + 1))" "$1"); }
+
 stream_leader() {
-    local first="127.0.0.1:$((NATS_BASE + 1))" deadline=$((SECONDS + 30)) leader
-    # One question per answer: a leader named by one call may be gone at the
-    # next, while a restarted node rejoins.
-    until leader=$(js_tool leader "$first" "$1"); do
-        ((SECONDS < deadline)) || die "a leader of stream $1: not within 30 s"
-        sleep 0.2
-    done
-    echo "$leader"
+    wait_until 30 "a leader of stream $1" named_leader "$1"
+    echo "$LEADER"
 }
 
 nats_servers() {

@@ -82,7 +82,8 @@ struct LogState {
     /// batch: again for each batch, since a partition may have been another
     /// process's in between (consumers of a group share the partitions).
     loaded: HashSet<(String, u32)>,
-    /// Stored positions: (log, partition) to offset.
+    /// The stored positions loaded for this batch: (log, partition) to
+    /// offset; where the batch's moves start from.
     stored: HashMap<(String, u32), u64>,
     /// Positions the batch reaches.
     reached: HashMap<(String, u32), u64>,
@@ -126,14 +127,14 @@ impl LogState {
     fn positions(&self) -> Vec<PositionMove> {
         self.reached
             .iter()
-            .map(|((log, partition), &offset)| PositionMove {
+            .map(|(key, &offset)| PositionMove {
                 to: LogPosition {
-                    log: log.clone(),
+                    log: key.0.clone(),
                     consumer: self.consumer.clone(),
-                    partition: *partition,
+                    partition: key.1,
                     offset,
                 },
-                from: self.stored.get(&(log.clone(), *partition)).copied(),
+                from: self.stored.get(key).copied(),
             })
             .collect()
     }
@@ -141,7 +142,9 @@ impl LogState {
     /// The batch is stored: its positions are, and the log may forget
     /// its records.
     fn stored(&mut self) {
-        self.stored.extend(self.reached.drain());
+        // Loaded again with the next batch (another process may move them).
+        self.stored.clear();
+        self.reached.clear();
         self.loaded.clear();
         if let Some(mark) = self.mark.take() {
             self.committer.commit(mark);

@@ -28,7 +28,6 @@ use super::member::Member;
 use crate::log::{Consumer, Incoming, LogError, Position};
 use crate::report::report;
 
-/// The protocol's OFFSET_OUT_OF_RANGE: the position is gone (retention).
 /// How long a rebalance waits for the records handed out to be committed:
 /// well within the session and rebalance timeouts.
 const DRAIN: Duration = Duration::from_secs(5);

@@ -224,12 +224,17 @@ impl Member {
         if !self.assigned() || self.rejoin || self.last_heartbeat.elapsed() < self.heartbeat_every {
             return Ok(());
         }
-        let body = membership::heartbeat_request(&self.group, self.generation, &self.id);
-        let response = self.call(cluster, connection::HEARTBEAT, &body, SESSION_TIMEOUT)?;
-        let code = membership::heartbeat_response(&response)?;
+        let code = self.beat(cluster, SESSION_TIMEOUT)?;
         self.last_heartbeat = Instant::now();
         self.generation_over(code, "heartbeat")?;
         Ok(())
+    }
+
+    /// One Heartbeat in this generation: its error code.
+    fn beat(&mut self, cluster: &mut Cluster, timeout: Duration) -> Result<i16, LogError> {
+        let body = membership::heartbeat_request(&self.group, self.generation, &self.id);
+        let response = self.call(cluster, connection::HEARTBEAT, &body, timeout)?;
+        membership::heartbeat_response(&response)
     }
 
     /// Whether `code`, the answer to a request made within the
@@ -296,11 +301,9 @@ impl Member {
     /// times out, which frees the seat.
     pub fn exit(&mut self, cluster: &mut Cluster) {
         if self.leader && self.assigned() {
-            let body = membership::heartbeat_request(&self.group, self.generation, &self.id);
             let rebalancing = self.rejoin
                 || self
-                    .call(cluster, connection::HEARTBEAT, &body, LEAVE_TIMEOUT)
-                    .and_then(|response| membership::heartbeat_response(&response))
+                    .beat(cluster, LEAVE_TIMEOUT)
                     .is_ok_and(|code| code != 0);
             if rebalancing {
                 return;

@@ -245,6 +245,33 @@ fn previous_sql(placeholder: fn(usize) -> String) -> String {
     )
 }
 
+/// The statement of [`Backend::move_position`], with the engine's
+/// spelling of the Nth parameter: log, consumer, partition, the new
+/// offset, and, when the batch found a position (`found`), its offset.
+fn position_move_sql(found: bool, placeholder: fn(usize) -> String) -> String {
+    let p = |n| placeholder(n);
+    if found {
+        format!(
+            "UPDATE pdns_log_position SET log_offset = {} \
+             WHERE log = {} AND consumer = {} AND log_partition = {} AND log_offset = {}",
+            p(4),
+            p(1),
+            p(2),
+            p(3),
+            p(5)
+        )
+    } else {
+        format!(
+            "INSERT INTO pdns_log_position (log, consumer, log_partition, log_offset) \
+             VALUES ({}, {}, {}, {}) ON CONFLICT (log, consumer, log_partition) DO NOTHING",
+            p(1),
+            p(2),
+            p(3),
+            p(4)
+        )
+    }
+}
+
 /// How far `pdns ingest` has stored a log (`LogUrl::position_key`) for
 /// a consumer: the offset of the last record stored, per partition.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use postgres::{Client, NoTls};
 
 use super::{
     Backend, COLUMNS, Filter, LogPosition, POSITIONS_TABLE, Param, PositionMove, Result, Row,
-    SCHEMA_VERSION, StoreError, check_version, previous_sql,
+    SCHEMA_VERSION, StoreError, check_version, position_move_sql, previous_sql,
 };
 use crate::pdns::aggregate::{Key, Seen};
 
@@ -186,20 +186,18 @@ impl Backend for PostgresStore {
     fn move_position(&mut self, position: &PositionMove) -> Result<bool> {
         let to = &position.to;
         let (partition, offset) = (i64::from(to.partition), to.offset as i64);
+        let sql = position_move_sql(position.from.is_some(), |n| format!("${n}"));
+        // Under READ COMMITTED, an UPDATE that waited for another
+        // transaction's lock on the row checks its WHERE again on the
+        // committed row.
         let moved = match position.from {
-            // Under READ COMMITTED, an UPDATE that waited for another
-            // transaction's lock on the row checks its WHERE again on the
-            // committed row.
             Some(from) => self.client.execute(
-                "UPDATE pdns_log_position SET log_offset = $4
-                 WHERE log = $1 AND consumer = $2 AND log_partition = $3 AND log_offset = $5",
+                &sql,
                 &[&to.log, &to.consumer, &partition, &offset, &(from as i64)],
             )?,
-            None => self.client.execute(
-                "INSERT INTO pdns_log_position (log, consumer, log_partition, log_offset) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (log, consumer, log_partition) DO NOTHING",
-                &[&to.log, &to.consumer, &partition, &offset],
-            )?,
+            None => self
+                .client
+                .execute(&sql, &[&to.log, &to.consumer, &partition, &offset])?,
         };
         Ok(moved == 1)
     }

@@ -14,7 +14,7 @@ use rusqlite::{
 
 use super::{
     Backend, COLUMNS, Filter, LogPosition, POSITIONS_TABLE, Param, PositionMove, Result, Row,
-    SCHEMA_VERSION, StoreError, check_version, previous_sql,
+    SCHEMA_VERSION, StoreError, check_version, position_move_sql, previous_sql,
 };
 use crate::pdns::aggregate::{Key, Seen};
 
@@ -249,17 +249,19 @@ impl Backend for SqliteStore {
 
     fn move_position(&mut self, position: &PositionMove) -> Result<bool> {
         let to = &position.to;
+        let sql = position_move_sql(position.from.is_some(), |n| format!("?{n}"));
+        let mut statement = self.connection.prepare_cached(&sql)?;
         let moved = match position.from {
-            Some(from) => self.connection.prepare_cached(
-                "UPDATE pdns_log_position SET log_offset = ?4
-                 WHERE log = ?1 AND consumer = ?2 AND log_partition = ?3 AND log_offset = ?5",
-            )?
-            .execute(params![to.log, to.consumer, to.partition, to.offset as i64, from as i64])?,
-            None => self.connection.prepare_cached(
-                "INSERT INTO pdns_log_position (log, consumer, log_partition, log_offset) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (log, consumer, log_partition) DO NOTHING",
-            )?
-            .execute(params![to.log, to.consumer, to.partition, to.offset as i64])?,
+            Some(from) => statement.execute(params![
+                to.log,
+                to.consumer,
+                to.partition,
+                to.offset as i64,
+                from as i64
+            ])?,
+            None => {
+                statement.execute(params![to.log, to.consumer, to.partition, to.offset as i64])?
+            }
         };
         Ok(moved == 1)
     }
